@@ -1,0 +1,1 @@
+"""The audit log of staff actions: who, what, when, before and after."""

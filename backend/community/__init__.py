@@ -1,0 +1,1 @@
+"""The community tree: street → community → compound → grid → building → unit."""

@@ -1,0 +1,1 @@
+"""Bringing existing residents in from an Excel or CSV sheet: upload, preview, commit."""

@@ -1,0 +1,1 @@
+"""The append-only double-entry points ledger."""

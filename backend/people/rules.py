@@ -1,0 +1,74 @@
+"""Who may do what. Roles are granted on a community node and cover everything below it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+ROLES = ("resident", "station_operator", "merchant_clerk", "reviewer", "community_admin", "district_admin")
+STAFF_ROLES = ROLES[1:]
+
+# capability -> roles that hold it; anything not listed is denied
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "me.view": frozenset({"resident"}),
+    "staff.view": frozenset(STAFF_ROLES),
+    "people.view": frozenset({"reviewer", "community_admin", "district_admin"}),
+    "ledger.adjust": frozenset({"community_admin", "district_admin"}),
+    "ledger.reverse": frozenset({"community_admin", "district_admin"}),
+    "people.import": frozenset({"community_admin", "district_admin"}),
+    "audit.view": frozenset({"community_admin", "district_admin"}),
+}
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: str
+    node_path: str
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in user as the domain sees it."""
+
+    user_id: int
+    display_name: str
+    person_id: int | None
+    grants: tuple[Grant, ...]
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset(g.role for g in self.grants) | ({"resident"} if self.person_id else frozenset())
+
+    def can(self, capability: str) -> bool:
+        return bool(self.roles & CAPABILITIES.get(capability, frozenset()))
+
+    def can_at(self, capability: str, node_path: str) -> bool:
+        """Holds `capability` through a grant on `node_path` or one of its ancestors."""
+        allowed = CAPABILITIES.get(capability, frozenset())
+        return any(g.role in allowed and node_path.startswith(g.node_path) for g in self.grants)
+
+    def scope_paths(self, capability: str) -> list[str]:
+        allowed = CAPABILITIES.get(capability, frozenset())
+        return [g.node_path for g in self.grants if g.role in allowed]
+
+
+def login_locked(locked_until: datetime | None, now: datetime) -> bool:
+    return locked_until is not None and locked_until > now
+
+
+def after_failed_login(failed: int, now: datetime) -> tuple[int, datetime | None]:
+    """Count the failure; lock for a while once there are too many in a row."""
+    failed += 1
+    return (0, now + LOCKOUT) if failed >= MAX_FAILED_LOGINS else (failed, None)
+
+
+def mask_name(name: str) -> str:
+    """张三 -> 张*, 张小明 -> 张*明, 欧阳小明 -> 欧**明; Latin names keep their first letter."""
+    name = name.strip()
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]

@@ -1,0 +1,50 @@
+"""Small builders for test data, going through the real services."""
+from datetime import datetime, timezone
+from uuid import uuid4
+
+from backend.accounts.tables import Account
+from backend.community import service as community
+from backend.ledger import service as ledger
+from backend.ledger.rules import PostingDraft, TransactionDraft
+from backend.people.tables import Person
+
+NOW = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
+
+
+async def tree() -> dict[str, int]:
+    street = await community.add_node("street", "测试街道", None)
+    c1 = await community.add_node("community", "东园社区", street)
+    c2 = await community.add_node("community", "西园社区", street)
+    compound = await community.add_node("compound", "东园小区", c1)
+    grid = await community.add_node("grid", "第一网格", compound)
+    building = await community.add_node("building", "1号楼", grid)
+    unit = await community.add_node("unit", "1单元", building)
+    return {"street": street, "c1": c1, "c2": c2, "compound": compound, "grid": grid, "building": building, "unit": unit}
+
+
+async def person_account(name: str, home: int, community_id: int, colour: str = "blue") -> tuple[int, int]:
+    person = (await Person.insert(Person(name=name, home=home, community=community_id)))[0]["id"]
+    account = (await Account.insert(Account(kind="person", colour=colour, holder=person, name=name, community=community_id)))[0]["id"]
+    return person, account
+
+
+async def issuer(community_id: int) -> int:
+    return (await Account.insert(Account(kind="issuer", name="积分发放", community=community_id, may_go_negative=True)))[0]["id"]
+
+
+async def award(issuer_id: int, account_id: int, points: int, community_id: int, key: str | None = None) -> ledger.Recorded:
+    return await ledger.record(TransactionDraft(
+        kind="award", memo="测试奖励", idempotency_key=key or str(uuid4()), community_id=community_id,
+        occurred_at=NOW, postings=(PostingDraft(issuer_id, -points), PostingDraft(account_id, points)),
+    ))
+
+
+async def spend(account_id: int, to_id: int, points: int, community_id: int, key: str | None = None) -> ledger.Recorded:
+    return await ledger.record(TransactionDraft(
+        kind="redemption", memo="测试兑换", idempotency_key=key or str(uuid4()), community_id=community_id,
+        occurred_at=NOW, postings=(PostingDraft(account_id, -points), PostingDraft(to_id, points)),
+    ))
+
+
+async def balance(account_id: int) -> int:
+    return (await Account.select(Account.balance).where(Account.id == account_id).first())["balance"]
