@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from backend.errors import PermissionDenied
+
 ROLES = ("resident", "station_operator", "merchant_clerk", "reviewer", "community_admin", "district_admin")
 STAFF_ROLES = ROLES[1:]
 
@@ -52,6 +54,12 @@ class Principal:
     def scope_paths(self, capability: str) -> list[str]:
         allowed = CAPABILITIES.get(capability, frozenset())
         return [g.node_path for g in self.grants if g.role in allowed]
+
+
+def require_scope(principal: Principal, capability: str, node_path: str) -> None:
+    """Staff act only inside the part of the tree they were granted."""
+    if not principal.can_at(capability, node_path):
+        raise PermissionDenied("other_community")
 
 
 def login_locked(locked_until: datetime | None, now: datetime) -> bool:

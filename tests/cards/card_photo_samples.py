@@ -59,15 +59,7 @@ def blurred(radius: float) -> Degrade:
 
 
 def noisy(amplitude: int) -> Degrade:
-    def apply(card: Image.Image, rng: random.Random) -> Image.Image:
-        photo = _on_table(card, rng).convert("L")
-        # Sum of two uniform bytes: a triangular, roughly Gaussian, noise centred on 0.
-        a = Image.frombytes("L", photo.size, rng.randbytes(photo.width * photo.height))
-        b = Image.frombytes("L", photo.size, rng.randbytes(photo.width * photo.height))
-        noise = ImageChops.add(a, b, scale=2).point(lambda v: 128 + (v - 127) * amplitude // 64)
-        return ImageChops.add(photo, noise, scale=1, offset=-128)
-
-    return apply
+    return lambda card, rng: _add_noise(_on_table(card, rng), rng, amplitude)
 
 
 def dim(low: int, high: int) -> Degrade:
@@ -119,11 +111,8 @@ def phone_photo(angle: float, strength: float, radius: float, amplitude: int, qu
 
 
 def _add_noise(photo: Image.Image, rng: random.Random, amplitude: int) -> Image.Image:
-    return noisy(amplitude)(photo, rng) if False else _noise_only(photo, rng, amplitude)
-
-
-def _noise_only(photo: Image.Image, rng: random.Random, amplitude: int) -> Image.Image:
     photo = photo.convert("L")
+    # Sum of two uniform bytes: a triangular, roughly Gaussian, noise centred on 0.
     a = Image.frombytes("L", photo.size, rng.randbytes(photo.width * photo.height))
     b = Image.frombytes("L", photo.size, rng.randbytes(photo.width * photo.height))
     noise = ImageChops.add(a, b, scale=2).point(lambda v: 128 + (v - 127) * amplitude // 64)

@@ -1,0 +1,88 @@
+"""create_app(): plugins, templates, static files, error mapping, and a start-up that fails fast."""
+from __future__ import annotations
+
+import hashlib
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import Headers
+from litestar.middleware.session.client_side import CookieBackendConfig
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from backend import db
+from backend.settings import Settings, get_settings
+from backend.web import i18n
+from backend.web.access import access_guard
+from backend.web.errors import EXCEPTION_HANDLERS
+from backend.web.messages import reason_text
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "frontend" / "templates"
+STATIC = ROOT / "frontend" / "static"
+
+
+def jinja_environment(settings: Settings) -> Environment:
+    from backend.people.rules import mask_name
+
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "xml"]),
+                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)
+    env.globals.update(
+        LANGUAGES=i18n.LANGUAGES, HTML_LANG=i18n.HTML_LANG, current_language=i18n.current_language.get,
+        mask_name=mask_name, reason_text=reason_text, settings=settings,
+    )
+    return env
+
+
+def language_middleware(app):
+    """Every request (error pages too) renders in the language the person chose."""
+    default = get_settings().default_language
+
+    async def middleware(scope, receive, send):
+        if scope["type"] == "http":
+            headers = Headers.from_scope(scope)
+            cookies = SimpleCookie(headers.get("cookie", ""))
+            chosen = cookies["lang"].value if "lang" in cookies else None
+            i18n.current_language.set(i18n.pick_language(chosen, None, headers.get("accept-language"), default))
+        await app(scope, receive, send)
+
+    return middleware
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    from backend.web.routes import route_handlers
+
+    settings = settings or get_settings()
+    # the session cookie is AES-GCM encrypted with a 32-byte key derived from the one secret
+    session_key = hashlib.sha256(b"session:" + settings.secret_key.encode()).digest()
+
+    async def startup() -> None:
+        await db.prepare()
+        await db.check_ready()
+
+    return Litestar(
+        route_handlers=[
+            *route_handlers(),
+            create_static_files_router(path="/static", directories=[STATIC], opt={"public": True}, include_in_schema=False),
+        ],
+        guards=[access_guard],
+        middleware=[
+            language_middleware,
+            CookieBackendConfig(secret=session_key, max_age=settings.session_hours * 3600, secure=settings.secure_cookies,
+                                samesite="lax", httponly=True).middleware,
+        ],
+        csrf_config=CSRFConfig(secret=settings.secret_key, cookie_secure=settings.secure_cookies,
+                               cookie_samesite="lax", exclude=["/api/"]),
+        template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(jinja_environment(settings))),
+        plugins=[HTMXPlugin()],
+        exception_handlers=EXCEPTION_HANDLERS,
+        on_startup=[startup],
+        on_shutdown=[db.close],
+        debug=settings.debug,
+    )
