@@ -6,11 +6,13 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.datastructures import Headers
 from litestar.middleware.session.client_side import CookieBackendConfig
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
@@ -80,6 +82,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         csrf_config=CSRFConfig(secret=settings.secret_key, cookie_secure=settings.secure_cookies,
                                cookie_samesite="lax", exclude=["/api/"]),
         template_config=TemplateConfig(engine=JinjaTemplateEngine.from_environment(jinja_environment(settings))),
+        # JSON only: the HTML schema pages load their script from a CDN, blank offline
+        openapi_config=OpenAPIConfig(title="Linli", version="1", path="/schema", render_plugins=[JsonRenderPlugin()],
+                                     openapi_router=Router(path="/schema", route_handlers=[], opt={"public": True})),
         plugins=[HTMXPlugin()],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[startup],

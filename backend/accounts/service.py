@@ -107,3 +107,21 @@ async def adjust(principal: Principal, account_id: int, direction: str, points: 
                             after={"balance": target["balance"] + sign * points, "points": points, "memo": memo,
                                    "transaction": recorded.transaction_id})
     return recorded
+
+
+async def reverse_transaction(principal: Principal, txn_id: int, memo: str, idempotency_key: str, now: datetime) -> ledger.Recorded:
+    """Staff correct a mistake: a reversing transaction, logged, only inside their communities."""
+    original = await LedgerTransaction.select(
+        LedgerTransaction.id, LedgerTransaction.community, LedgerTransaction.community.path.as_alias("path"),
+    ).where(LedgerTransaction.id == txn_id).first()
+    if original is None:
+        raise NotFound("transaction_not_found")
+    require_scope(principal, "ledger.reverse", original["path"])
+    if not memo.strip():
+        raise InvalidInput("memo_required", field="memo")
+    async with atomic():
+        recorded = await ledger.reverse(txn_id, memo=memo, actor_id=principal.user_id, idempotency_key=idempotency_key, now=now)
+        if recorded.created:
+            await audit.log(principal.user_id, "ledger.reversal", "transaction", txn_id, original["community"],
+                            after={"reversal": recorded.transaction_id, "memo": memo})
+    return recorded

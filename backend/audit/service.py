@@ -26,5 +26,5 @@ async def entries(scope_paths: list[str], page: int = 1, action: str | None = No
     rows = await AuditEntry.select(
         AuditEntry.all_columns(), AuditEntry.actor.display_name.as_alias("actor_name"),
         AuditEntry.community.name.as_alias("community_name"),
-    ).where(where).order_by(AuditEntry.at, ascending=False).order_by(AuditEntry.id, ascending=False).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    ).where(where).output(load_json=True).order_by(AuditEntry.at, ascending=False).order_by(AuditEntry.id, ascending=False).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
     return rows, max(1, -(-total // PAGE_SIZE))

@@ -6,6 +6,7 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 
+
 from backend.community.tables import Node
 from backend.db import atomic
 from backend.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -88,3 +89,59 @@ async def create_user(
 
 async def set_language(user_id: int, language: str) -> None:
     await User.update({User.language: language}).where(User.id == user_id)
+
+
+PAGE_SIZE = 25
+
+
+async def search(scope_paths: list[str], q: str = "", node_id: int | None = None, colour: str | None = None,
+                 page: int = 1) -> tuple[list[dict], int, int]:
+    """People under the caller's part of the tree, filtered by name/phone, place and account colour.
+    Returns (rows with their accounts, total, pages)."""
+    from backend.accounts.tables import Account
+    from backend.people.tables import Person
+
+    if not scope_paths:
+        return [], 0, 1
+    where = None
+    for path in scope_paths:
+        clause = Person.home.path.like(f"{path}%")
+        where = clause if where is None else where | clause
+    if q.strip():
+        where &= Person.name.like(f"%{q.strip()}%") | Person.phone.like(f"%{q.strip()}%")
+    if node_id is not None:
+        node = await Node.select(Node.path).where(Node.id == node_id).first()
+        if node is None:
+            raise NotFound("node_not_found")
+        where &= Person.home.path.like(f"{node['path']}%")
+    if colour:
+        holders = [r["holder"] for r in await Account.select(Account.holder).where(
+            (Account.colour == colour) & (Account.kind == "person"))]
+        if not holders:
+            return [], 0, 1
+        where &= Person.id.is_in(holders)
+    total = await Person.count().where(where)
+    rows = await Person.select(
+        Person.id, Person.name, Person.phone, Person.is_party_member, Person.home.name.as_alias("home_name"),
+        Person.home.parent.name.as_alias("building_name"), Person.community.name.as_alias("community_name"),
+    ).where(where).order_by(Person.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    accounts: dict[int, list[dict]] = {}
+    if rows:
+        for a in await Account.select(Account.id, Account.holder, Account.colour, Account.kind, Account.balance).where(
+                Account.holder.is_in([r["id"] for r in rows])).order_by(Account.id):
+            accounts.setdefault(a["holder"], []).append(a)
+    for r in rows:
+        r["accounts"] = accounts.get(r["id"], [])
+    return rows, total, max(1, -(-total // PAGE_SIZE))
+
+
+async def person_detail(person_id: int) -> dict:
+    from backend.people.tables import Person
+
+    person = await Person.select(Person.all_columns(), Person.home.path.as_alias("home_path")).where(Person.id == person_id).first()
+    if person is None:
+        raise NotFound("person_not_found")
+    ids = [int(p) for p in person["home_path"].strip("/").split("/")]
+    places = {r["id"]: r for r in await Node.select(Node.id, Node.kind, Node.name).where(Node.id.is_in(ids))}
+    person["places"] = [places[i] for i in ids if i in places]
+    return person

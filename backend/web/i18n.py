@@ -68,19 +68,18 @@ def pick_language(cookie: str | None, user_language: str | None, accept_language
     return default if default in LANGUAGES else "zh_CN"
 
 
-def extract_messages() -> dict[str, list[str]]:
-    """Every translatable string in the code and templates -> where it occurs (for the completeness test)."""
+def extract_messages() -> dict[str | tuple[str, str], list[str]]:
+    """Every translatable string (a (singular, plural) pair for plurals) in code and templates -> where it occurs."""
     from babel.messages.extract import extract_from_dir
 
     root = LOCALE_DIR.parents[1]
-    found: dict[str, list[str]] = {}
+    found: dict[str | tuple[str, str], list[str]] = {}
     for folder, method_map in ((root / "backend", [("**.py", "python")]),
                                (root / "frontend" / "templates", [("**.html", "jinja2")])):
         for filename, lineno, message, _comments, _context in extract_from_dir(
                 folder, method_map, options_map={"**.html": {"extensions": "jinja2.ext.i18n"}}):
-            for msg in message if isinstance(message, tuple) else (message,):
-                if msg:
-                    found.setdefault(msg, []).append(f"{folder.name}/{filename}:{lineno}")
+            if message:
+                found.setdefault(message, []).append(f"{folder.name}/{filename}:{lineno}")
     return found
 
 
@@ -91,9 +90,15 @@ def missing_po(language: str = "zh_CN") -> str:
 
     catalogue = translations(language)
     missing = Catalog(locale=language, project="linli")
-    for message, where in sorted(extract_messages().items()):
-        if catalogue.gettext(message) == message:
+    for message, where in sorted(extract_messages().items(), key=lambda item: str(item[0])):
+        if not is_translated(catalogue, message):
             missing.add(message, "", locations=[(w.rsplit(":", 1)[0], int(w.rsplit(":", 1)[1])) for w in where])
     buffer = BytesIO()
     write_po(buffer, missing, width=120)
     return buffer.getvalue().decode()
+
+
+def is_translated(catalogue: _gettext.NullTranslations, message: str | tuple[str, str]) -> bool:
+    if isinstance(message, tuple):
+        return catalogue.ngettext(*message, 2) != message[1]
+    return catalogue.gettext(message) != message

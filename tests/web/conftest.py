@@ -31,7 +31,7 @@ async def people_world(clean_db):
     t = await f.tree()
     issuer = await f.issuer(t["c1"])
     person, account = await f.person_account("王小明", t["unit"], t["c1"], colour="red")
-    other_person, other_account = await f.person_account("李四", t["unit"], t["c2"])
+    other_person, other_account = await f.person_account("李四", t["c2"], t["c2"])
     await f.issuer(t["c2"])
     await f.award(issuer, account, 30, t["c1"])
     users = {"resident": await people.create_user("resident", PASSWORD, "王小明", person_id=person)}

@@ -1,0 +1,41 @@
+// Linli: small progressive enhancements, loaded with `defer` on every page. Every page works without it.
+(function () {
+  "use strict";
+
+  // (a) Send the CSRF token (from <meta name="csrf-token">) with every htmx request.
+  document.addEventListener("htmx:configRequest", function (evt) {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    if (meta && meta.content) evt.detail.headers["x-csrftoken"] = meta.content;
+  });
+
+  // (b) Register the service worker; the site works the same without it.
+  if ("serviceWorker" in navigator) {
+    window.addEventListener("load", function () {
+      navigator.serviceWorker.register("/sw.js").catch(function () {});
+    });
+  }
+
+  // (c) <form data-confirm="…"> (or a submit button with data-confirm) asks before submitting.
+  // Capture phase on document: runs before htmx's own submit listener on the form, so "Cancel" stops both.
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    var button = evt.submitter;
+    var text = (button && button.getAttribute("data-confirm")) || (form && form.getAttribute("data-confirm"));
+    if (text && !window.confirm(text)) {
+      evt.preventDefault();
+      evt.stopImmediatePropagation();
+    }
+  }, true);
+
+  // (d) Flash messages stay until the user leaves (no auto-dismiss); focus the first one so a screen reader
+  // reads it, on page load and when htmx swaps a new one in.
+  function focusFlash(root) {
+    var flash = root && root.querySelector && root.querySelector(".flash");
+    if (!flash && root && root.classList && root.classList.contains("flash")) flash = root;
+    if (!flash) return;
+    if (!flash.hasAttribute("tabindex")) flash.setAttribute("tabindex", "-1");
+    flash.focus();
+  }
+  focusFlash(document);
+  document.addEventListener("htmx:afterSettle", function (evt) { focusFlash(evt.target); });
+})();
