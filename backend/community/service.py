@@ -47,7 +47,8 @@ async def subtree(root_paths: list[str], max_level: str = "building") -> list[Tr
     from backend.people.tables import Person
 
     kinds = LEVELS[: LEVELS.index(max_level) + 1]
-    rows = await Node.select().where(Node.kind.is_in(list(kinds))).order_by(Node.path)
+    # parents are created before their children, so id order is tree order (path text order puts 10 before 4)
+    rows = await Node.select().where(Node.kind.is_in(list(kinds))).order_by(Node.id)
     counts: dict[int, int] = {}
     for r in await Person.select(Person.home.path.as_alias("path")):
         for part in r["path"].strip("/").split("/"):

@@ -21,7 +21,7 @@ from backend.community import service as community
 from backend.community.tables import Node
 from backend.db import atomic
 from backend.demo import data
-from backend.demo.plan import SEED, Plan, build_plan
+from backend.demo.plan import SEED, Plan, TxnPlan, build_plan
 from backend.ledger import rules
 from backend.ledger import service as ledger
 from backend.ledger.rules import PostingDraft, TransactionDraft
@@ -29,7 +29,7 @@ from backend.ledger.tables import LedgerTransaction, Posting
 from backend.people import service as people
 from backend.people.tables import Person, User
 
-# every demo user signs in with this; documented in the README and printed by `linli demo load`
+# every demo user signs in with this; `linli demo load` prints it
 DEMO_PASSWORD = "linli-demo-2026"
 OPENED = datetime(2026, 6, 1, 1, 0, tzinfo=timezone.utc)  # when the community's own accounts were opened
 _CHUNK = 100  # rows per bulk insert, well inside SQLite's limit on bound parameters
@@ -111,25 +111,29 @@ async def _write(plan: Plan, bulk_awards: bool) -> None:
     for t in plan.txns:
         actor = users[t.actor] if t.actor else None
         postings = tuple(PostingDraft(accounts[k], amount) for k, amount in t.postings)
+        if bulk_awards and t.kind == "award":
+            awards.add(_draft(t, nodes, postings, actor, None))
+            continue
+        # ids stay in time order, and the balances this transaction spends from are up to date
+        txns.update(await awards.flush())
+        await awards.settle({p.account_id for p in postings})
         if t.kind == "reversal":
             recorded = await ledger.reverse(txns[t.refers_to], memo=t.memo, actor_id=actor, idempotency_key=t.key,
                                             now=t.occurred_at)
-            txns[t.key] = recorded.transaction_id
-            continue
-        draft = TransactionDraft(
-            kind=t.kind, memo=t.memo, idempotency_key=t.key, community_id=nodes[t.community],
-            occurred_at=t.occurred_at, postings=postings, actor_id=actor, source_type="demo",
-            source_ref=str(txns[t.refers_to]) if t.refers_to else None, source_label=t.label,
-        )
-        if bulk_awards and t.kind == "award":
-            awards.add(draft)
-            continue
-        # ids stay in time order, and what this transaction spends from is up to date
-        txns.update(await awards.flush())
-        await awards.settle({p.account_id for p in postings})
-        txns[t.key] = (await ledger.record(draft)).transaction_id
+        else:
+            recorded = await ledger.record(_draft(t, nodes, postings, actor, txns.get(t.refers_to or "")))
+        txns[t.key] = recorded.transaction_id
     txns.update(await awards.flush())
     await awards.settle(None)
+
+
+def _draft(t: TxnPlan, nodes: dict[str, int], postings: tuple[PostingDraft, ...], actor: int | None,
+           refers_to: int | None) -> TransactionDraft:
+    return TransactionDraft(
+        kind=t.kind, memo=t.memo, idempotency_key=t.key, community_id=nodes[t.community], occurred_at=t.occurred_at,
+        postings=postings, actor_id=actor, source_type="demo", source_ref=str(refers_to) if refers_to else None,
+        source_label=t.label,
+    )
 
 
 class _AwardBatch:

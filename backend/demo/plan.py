@@ -84,9 +84,6 @@ class Plan:
     txns: list[TxnPlan] = field(default_factory=list)
     balances: dict[str, int] = field(default_factory=dict)  # final balance of every account key
 
-    def account(self, key: str) -> AccountPlan:
-        return next(a for a in self.accounts if a.key == key)
-
 
 def _at(day: date, minute_of_day: int) -> datetime:
     """A moment on `day` in Beijing time, stored in UTC like every other timestamp."""
@@ -326,7 +323,7 @@ def _history_events(rng: random.Random, plan: Plan) -> list[_Event]:
                 events.append(_Event(_at(_some_day(rng), _daytime(rng)), "award", f"organisation:{org}", c_key, item,
                                      f"{org}{item.name}"))
     # redemptions: the quarterly exchange days at the points shop (一季一兑换), odd visits, and merchants
-    window = [d for d in _days() if date(2026, 9, 21) <= d <= date(2026, 9, 30)]
+    window = [d for d in _DAYS if date(2026, 9, 21) <= d <= date(2026, 9, 30)]
     for p in plan.persons:
         if activity[p.idx] == 0:
             continue

@@ -41,13 +41,15 @@ async def tree(request: Request) -> Template:
 
 
 @get("/staff/people", opt={"capability": "people.view"})
-async def people_list(request: Request, q: FromQuery[str] = "", node: FromQuery[int | None] = None,
-                      colour: FromQuery[str | None] = None, page: FromQuery[int] = 1) -> Template:
+async def people_list(request: Request, q: FromQuery[str] = "", node: FromQuery[str] = "",
+                      colour: FromQuery[str] = "", page: FromQuery[int] = 1) -> Template:
+    # the filter form sends empty fields for "all"
     principal = await load_principal(request)
     scope = principal.scope_paths("people.view")
-    rows, total, pages = await people.search(scope, q, node, colour or None, max(1, page))
+    node_id = int(node) if node.isdigit() else None
+    rows, total, pages = await people.search(scope, q, node_id, colour or None, max(1, page))
     places = [n for root in await community.subtree(scope) for n in _flatten(root)]
-    context = {"rows": rows, "total": total, "pages": pages, "page": max(1, page), "q": q, "node": node,
+    context = {"rows": rows, "total": total, "pages": pages, "page": max(1, page), "q": q, "node": node_id,
                "colour": colour, "places": places}
     template = "people/_results.html" if request.htmx and request.htmx.target == "results" else "people/list.html"
     return Template(template, context=context)

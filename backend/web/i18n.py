@@ -83,18 +83,22 @@ def extract_messages() -> dict[str | tuple[str, str], list[str]]:
     return found
 
 
+def missing(language: str = "zh_CN") -> dict[str | tuple[str, str], list[str]]:
+    catalogue = translations(language)
+    return {m: where for m, where in sorted(extract_messages().items(), key=lambda item: str(item[0]))
+            if not is_translated(catalogue, m)}
+
+
 def missing_po(language: str = "zh_CN") -> str:
     """A .po skeleton of the strings the catalogue lacks, to fill in and save under LC_MESSAGES/."""
     from babel.messages.catalog import Catalog
     from babel.messages.pofile import write_po
 
-    catalogue = translations(language)
-    missing = Catalog(locale=language, project="linli")
-    for message, where in sorted(extract_messages().items(), key=lambda item: str(item[0])):
-        if not is_translated(catalogue, message):
-            missing.add(message, "", locations=[(w.rsplit(":", 1)[0], int(w.rsplit(":", 1)[1])) for w in where])
+    skeleton = Catalog(locale=language, project="linli")
+    for message, where in missing(language).items():
+        skeleton.add(message, "", locations=[(w.rsplit(":", 1)[0], int(w.rsplit(":", 1)[1])) for w in where])
     buffer = BytesIO()
-    write_po(buffer, missing, width=120)
+    write_po(buffer, skeleton, width=120)
     return buffer.getvalue().decode()
 
 

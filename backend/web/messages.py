@@ -48,6 +48,20 @@ REASONS: dict[str, str] = {
     "import_has_errors": N_("Fix the rows with errors first, then upload again."),
     "import_not_pending": N_("This import was already committed or has failed."),
     "empty_sheet": N_("The sheet has no rows."),
+    # residents imported from a sheet (backend/imports)
+    "import_not_found": N_("Import not found."),
+    "community_required": N_("Please choose a community."),
+    "import_failed": N_("The import failed; nothing was saved."),
+    "name_missing": N_("The name is missing."),
+    "name_too_long": N_("The name is too long (at most %(max)s characters)."),
+    "bad_phone": N_("“%(value)s” is not an 11-digit mobile number. In Excel, format the phone column as text."),
+    "place_missing": N_("Grid and building are both required."),
+    "unknown_place": N_("There is no %(place)s in this community."),
+    "ambiguous_place": N_("%(place)s exists in more than one compound: add a compound (小区) column."),
+    "bad_flag": N_("“%(value)s” is not a yes/no answer: write 是 or 否."),
+    "bad_points": N_("Opening points must be a whole number from 0 to %(max)s, not “%(value)s”."),
+    "duplicate_in_file": N_("The same person is already in row %(first)s."),
+    "already_registered": N_("This person is already registered in the community."),
 }
 
 

@@ -6,25 +6,47 @@ import io
 import random
 from collections.abc import Callable, Iterator
 
+import cairosvg
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
+
+from cards import CardFace, card_number_from_serial
+from cards.sheet import CARD_HEIGHT, CARD_WIDTH, PAGE_WIDTH, card_origin, render_sheet_svg
 
 Degrade = Callable[[Image.Image, random.Random], Image.Image]
 
+# A close phone photo after the upload's downscaling: a QR module is about 6 px.
+PHOTO_DPI = 220
+
+
+def printed_card(url: str, dpi: int = PHOTO_DPI) -> Image.Image:
+    """A real printed card: the first card of a rendered sheet page."""
+    face = CardFace("王秀英", "red", "阳光社区居委会", url, card_number_from_serial(4711))
+    page = Image.open(io.BytesIO(cairosvg.svg2png(bytestring=render_sheet_svg([face])[0].encode(), dpi=dpi)))
+    page = page.convert("RGB")
+    px = page.width / PAGE_WIDTH
+    x, y = card_origin(0)
+    return page.crop((round(x * px), round(y * px), round((x + CARD_WIDTH) * px), round((y + CARD_HEIGHT) * px)))
+
 
 def _table(size: tuple[int, int], rng: random.Random) -> Image.Image:
-    """A cluttered background: a wood-ish table with some shapes, so the card is not alone on white."""
-    table = Image.new("RGB", size, (150, 120, 90))
+    """A cluttered background: a brown table with some objects, so the card is not alone on white.
+
+    Drawn at a quarter of the size and enlarged, which softens it like an out-of-focus background (and is fast).
+    """
+    small = (max(1, size[0] // 4), max(1, size[1] // 4))
+    table = Image.new("RGB", small, (150, 120, 90))
     draw = ImageDraw.Draw(table)
     for _ in range(40):
-        x, y = rng.randrange(size[0]), rng.randrange(size[1])
-        w, h = rng.randrange(20, size[0] // 4), rng.randrange(20, size[1] // 4)
+        x, y = rng.randrange(small[0]), rng.randrange(small[1])
+        w, h = rng.randrange(5, max(6, small[0] // 4)), rng.randrange(5, max(6, small[1] // 4))
         shade = tuple(rng.randrange(60, 220) for _ in range(3))
         (draw.rectangle if rng.random() < 0.5 else draw.ellipse)((x, y, x + w, y + h), fill=shade)
-    return table.filter(ImageFilter.GaussianBlur(3))
+    return table.resize(size, Image.Resampling.BILINEAR)
 
 
-def _on_table(card: Image.Image, rng: random.Random, margin: float = 0.25) -> Image.Image:
-    size = (round(card.width * (1 + 2 * margin)), round(card.height * (1 + 2 * margin)))
+def _on_table(card: Image.Image, rng: random.Random) -> Image.Image:
+    """The card in the middle of a table, with a quarter of its size as margin on each side."""
+    size = (round(card.width * 1.5), round(card.height * 1.5))
     photo = _table(size, rng)
     photo.paste(card, ((size[0] - card.width) // 2, (size[1] - card.height) // 2))
     return photo
@@ -39,7 +61,7 @@ def rotated(angle: float) -> Degrade:
 
 
 def perspective(strength: float) -> Degrade:
-    """The card seen from an angle: one side pushed away from the camera (strength = fraction shrunk)."""
+    """The card seen from an angle: the right edge pushed away, appearing 1 / (1 + strength) as tall."""
 
     def apply(card: Image.Image, rng: random.Random) -> Image.Image:
         photo = _on_table(card, rng)
@@ -48,8 +70,10 @@ def perspective(strength: float) -> Degrade:
         # Output corners (tl, tr, br, bl) map to these input corners: the right edge appears shorter.
         src = [(0, 0), (w, -d), (w, h + d), (0, h)]
         dst = [(0, 0), (w, 0), (w, h), (0, h)]
-        return photo.transform(photo.size, Image.Transform.PERSPECTIVE, _coefficients(dst, src),
-                               Image.Resampling.BICUBIC, fillcolor=(150, 120, 90))  # fmt: skip
+        coefficients = _coefficients(dst, src)
+        return photo.transform(
+            photo.size, Image.Transform.PERSPECTIVE, coefficients, Image.Resampling.BICUBIC, fillcolor=(150, 120, 90)
+        )
 
     return apply
 
@@ -119,12 +143,12 @@ def _add_noise(photo: Image.Image, rng: random.Random, amplitude: int) -> Image.
     return ImageChops.add(photo, noise, scale=1, offset=-128)
 
 
-# Category -> variants. Card images are about 700 px wide (a QR module of 6-7 px), like a close phone photo
-# downscaled by the upload; "small" puts the card far away in a 12-megapixel frame.
+# Category -> variants, for a card image about 740 px wide; "small" puts the card far away in a 12-megapixel frame.
 CATEGORIES: dict[str, list[Degrade]] = {
     "rotation": [rotated(a) for a in (15, 24, 32, 40)],
     "perspective": [perspective(s) for s in (0.1, 0.2, 0.3, 0.4)],
-    "blur": [blurred(r) for r in (1.5, 2.5, 3.5, 4.5)],
+    # zbar's limit is a blur radius of about half a module (3 px here): the last variant is beyond it on purpose.
+    "blur": [blurred(r) for r in (1.5, 2.5, 3.0, 4.0)],
     "noise": [noisy(a) for a in (30, 50, 70, 90)],
     "dim": [dim(40, 100), dim(20, 60), dim(100, 140), dim(0, 30)],
     "jpeg": [jpeg(q, f) for q, f in ((20, 1.0), (10, 0.8), (5, 0.7), (15, 0.5))],
@@ -134,13 +158,13 @@ CATEGORIES: dict[str, list[Degrade]] = {
 
 
 def samples(card: Image.Image, seed: int = 1) -> Iterator[tuple[str, int, bytes]]:
-    """(category, variant index, JPEG/PNG bytes) for every degraded variant of the card image."""
+    """(category, variant index, JPEG bytes as a phone would upload them) for every variant of the card image."""
     for category, variants in CATEGORIES.items():
         for index, degrade in enumerate(variants):
             rng = random.Random(f"{seed}-{category}-{index}")
             photo = degrade(card.convert("RGB"), rng)
             buffer = io.BytesIO()
-            photo.save(buffer, "PNG")
+            photo.convert("RGB").save(buffer, "JPEG", quality=90)
             yield category, index, buffer.getvalue()
 
 

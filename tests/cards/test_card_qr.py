@@ -4,15 +4,17 @@ from datetime import datetime, timedelta, timezone
 
 import cairosvg
 import pytest
-from qr_decoders import both_decoders
 
 from cards import card_url, extract_token, generate_card_id, make_qr, qr_png, qr_svg, sign_card, sign_phone_code
 from cards.qr import BULK_MASK
+from tests.cards.qr_decoders import both_decoders
 
 
 @pytest.fixture(scope="module")
 def payloads(signing_key, demo_card_url, card_token):
-    phone_code = sign_phone_code(generate_card_id(), 1, signing_key[0], datetime.now(timezone.utc) + timedelta(minutes=1))
+    phone_code = sign_phone_code(
+        generate_card_id(), 1, signing_key[0], datetime.now(timezone.utc) + timedelta(minutes=1)
+    )
     return {
         "card url": demo_card_url,
         "phone code url": card_url("https://linli.example.cn", phone_code),

@@ -8,10 +8,19 @@ import xml.etree.ElementTree as ET
 import cairosvg
 import pytest
 from PIL import Image
-from qr_decoders import both_decoders
 
 from cards import CardFace, card_number_from_serial, card_url, format_card_number, generate_card_id, sign_card
-from cards.sheet import CARD_HEIGHT, CARD_WIDTH, PAGE_HEIGHT, PAGE_WIDTH, card_origin, qr_box, render_sheet_pdf, render_sheet_svg
+from cards.sheet import (
+    CARD_HEIGHT,
+    CARD_WIDTH,
+    PAGE_HEIGHT,
+    PAGE_WIDTH,
+    card_origin,
+    qr_box,
+    render_sheet_pdf,
+    render_sheet_svg,
+)
+from tests.cards.qr_decoders import both_decoders
 
 DPI = 200
 NAMES = ["张伟", "王秀英", "欧阳建国", "Li Ming", "阿依古丽·买买提", "李娜"]
@@ -50,14 +59,6 @@ def assert_qr_codes_decode(pages: list[Image.Image], faces: list[CardFace]) -> N
         assert both_decoders(code) == ([face.url], [face.url]), f"card {index}"
 
 
-def rasterise_pdf(pdf: bytes) -> list[Image.Image]:
-    result = subprocess.run(
-        ["pdftoppm", "-r", str(DPI), "-png", "-", "page"], input=pdf, capture_output=True, check=False, cwd=None
-    )
-    assert result.returncode == 0, result.stderr
-    raise AssertionError("unreachable")  # replaced below
-
-
 def test_layout_fits_a4_with_margins_for_cut_marks():
     for slot in range(10):
         x, y = card_origin(slot)
@@ -86,8 +87,15 @@ def test_svg_holds_the_card_text(faces):
 
 
 def test_labels_come_from_the_caller_and_text_is_escaped(faces):
-    face = CardFace("<Zhang & Wei>", "blue", "Sunshine \"Community\"", faces[0].url, faces[0].card_number,
-                    title="Convenience Service Card", number_label="Card no.")  # fmt: skip
+    face = CardFace(
+        "<Zhang & Wei>",
+        "blue",
+        'Sunshine "Community"',
+        faces[0].url,
+        faces[0].card_number,
+        title="Convenience Service Card",
+        number_label="Card no.",
+    )
     page = render_sheet_svg([face])[0]
     texts = [element.text for element in ET.fromstring(page).iter("{http://www.w3.org/2000/svg}text")]
     assert {"<Zhang & Wei>", "Convenience Service Card", "Card no.", 'Sunshine "Community"'} <= set(texts)

@@ -9,9 +9,7 @@ def placeholders(text: str) -> set[str]:
 
 
 def test_every_message_is_translated_to_chinese():
-    catalogue = i18n.translations("zh_CN")
-    missing = {m: where[0] for m, where in i18n.extract_messages().items() if not i18n.is_translated(catalogue, m)}
-    assert missing == {}, f"untranslated (run `linli i18n missing`): {missing}"
+    assert i18n.missing("zh_CN") == {}, "untranslated: run `linli i18n missing`"
 
 
 def test_translations_keep_their_placeholders():

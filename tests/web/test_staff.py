@@ -108,3 +108,9 @@ async def test_expired_session_asks_to_sign_in_again(client, people_world, monke
     monkeypatch.setenv("LINLI_SESSION_HOURS", "0")
     r = await client.get("/me", follow_redirects=True)
     assert "登录已过期" in r.text
+
+
+async def test_search_form_with_blank_filters_works_without_javascript(client, people_world):
+    await sign_in(client, "district_admin")
+    r = await client.get("/staff/people?q=&node=&colour=")
+    assert r.status_code == 200 and "找到 2 人" in r.text

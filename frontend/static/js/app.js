@@ -37,5 +37,22 @@
     flash.focus();
   }
   focusFlash(document);
+
+  // (e) A failed request must never pass silently: a server error or a dropped network shows the page's own
+  // translated message (data-* on #flash) in the flash area.
+  function showFailure(kind) {
+    var area = document.getElementById("flash");
+    if (!area) return;
+    var box = document.createElement("div");
+    box.className = "flash flash-error";
+    box.setAttribute("role", "alert");
+    box.textContent = area.getAttribute(kind === "network" ? "data-network-error" : "data-server-error");
+    area.replaceChildren(box);
+    focusFlash(area);
+  }
+  document.addEventListener("htmx:sendError", function () { showFailure("network"); });
+  document.addEventListener("htmx:responseError", function (evt) {
+    if (evt.detail.xhr.status >= 500) showFailure("server");
+  });
   document.addEventListener("htmx:afterSettle", function (evt) { focusFlash(evt.target); });
 })();

@@ -1,0 +1,279 @@
+"""The `linli` command line: database migrations, demo data, the web server, users, ledger checks.
+
+Exit codes: 0 done; 1 the command ran and found a problem (pending migrations, a domain error, a ledger
+that does not add up); 2 the database cannot be used (unreachable, or behind its migrations).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import sys
+import warnings
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+T = TypeVar("T")
+
+EXIT_PROBLEM = 1
+EXIT_UNUSABLE = 2
+
+
+def _fail(message: str, code: int = EXIT_PROBLEM) -> NoReturn:
+    click.echo(f"linli: {message}", err=True)
+    sys.exit(code)
+
+
+class _Unusable(Exception):
+    """The database cannot be used: unreachable, or behind its migrations."""
+
+
+def _run(work: Callable[[], Awaitable[T]], *, ready: bool = True) -> T:
+    """Open the engine, check (when `ready`) that the schema is current, run `work`, close the engine.
+    An unusable database ends the command with exit code 2 and one line saying what to do."""
+    from backend import db
+
+    async def main() -> T:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # piccolo warns "Unable to connect" on top of the error itself
+                await db.prepare()
+        except Exception as exc:  # the drivers raise their own types (OSError, asyncpg and sqlite3 errors)
+            raise _Unusable(f"cannot reach the database ({type(exc).__name__}: {exc})") from exc
+        try:
+            if ready:
+                await db.check_ready()
+            return await work()
+        except db.DatabaseUnavailable as exc:
+            raise _Unusable(str(exc)) from exc
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(main())
+    except _Unusable as exc:
+        _fail(str(exc), EXIT_UNUSABLE)
+
+
+def _domain_message(exc: Any) -> str:
+    """A DomainError as one readable line: its stable code, then its parameters."""
+    params = ", ".join(f"{k}={v}" for k, v in exc.params.items())
+    return f"{exc.code}" + (f" ({params})" if params else "")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Linli (邻里积分): community points with QR/NFC service cards.
+
+    The database comes from LINLI_DATABASE_URL (see backend/settings.py)."""
+
+
+# --- db -------------------------------------------------------------------------------------------------
+
+@main.group()
+def db() -> None:
+    """Create and upgrade the database schema."""
+
+
+@db.command()
+def migrate() -> None:
+    """Apply every migration that has not run yet (all apps)."""
+    from piccolo.apps.migrations.commands.check import CheckMigrationManager
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    async def work() -> tuple[int, Any, str]:
+        pending = await CheckMigrationManager("all").havent_ran_count()
+        output = io.StringIO()
+        # piccolo narrates every step; keep it for when something goes wrong
+        with contextlib.redirect_stdout(output):
+            try:
+                result = await run_forwards(app_name="all", migration_id="all", fake=False)
+            except Exception as exc:
+                result = exc
+        return pending, result, output.getvalue()
+
+    pending, result, output = _run(work, ready=False)
+    if isinstance(result, Exception) or not result.success:
+        click.echo(output, err=True, nl=False)
+        message = f"{type(result).__name__}: {result}" if isinstance(result, Exception) else result.message
+        _fail(f"migration failed: {message}")
+    click.echo(f"applied {pending} migration(s)" if pending else "database is up to date, nothing to apply")
+
+
+@db.command()
+def check() -> None:
+    """Say how many migrations are pending; exit 1 if there are any."""
+    from piccolo.apps.migrations.commands.check import CheckMigrationManager
+
+    from backend import db as database
+
+    async def work() -> tuple[int, str | None]:
+        try:
+            await database.check_ready()
+        except database.DatabaseUnavailable as exc:
+            try:
+                pending = await CheckMigrationManager("all").havent_ran_count()
+            except Exception:
+                pending = 0
+            if not pending:
+                raise  # not behind: unreachable, exit 2
+            return pending, str(exc)
+        return 0, None
+
+    pending, problem = _run(work, ready=False)
+    click.echo(f"pending migrations: {pending}")
+    if problem:
+        _fail(problem)
+
+
+# --- demo -----------------------------------------------------------------------------------------------
+
+@main.group()
+def demo() -> None:
+    """Demo data: a believable community to try Linli with."""
+
+
+@demo.command("load")
+def demo_load() -> None:
+    """Load the demo community (红旗街道) into the database; does nothing if it is there already.
+
+    All demo users sign in with the password linli-demo-2026."""
+    from backend.demo import DEMO_PASSWORD, load_demo
+
+    summary = _run(load_demo)
+    if not summary.created:
+        click.echo("demo data is already loaded; nothing written")
+        return
+    click.echo(f"demo data loaded in {summary.seconds:.1f} s:")
+    click.echo(f"  {summary.nodes} places, {summary.persons} residents")
+    click.echo("  accounts: " + ", ".join(f"{k} {v}" for k, v in summary.accounts.items())
+               + " (person accounts: " + ", ".join(f"{k} {v}" for k, v in summary.colours.items()) + ")")
+    click.echo(f"  {summary.transaction_count} transactions: "
+               + ", ".join(f"{k} {v}" for k, v in summary.transactions.items()))
+    click.echo(f"users (password {DEMO_PASSWORD}):")
+    for username, name in summary.users.items():
+        click.echo(f"  {username:<10} {name}")
+
+
+# --- serve ----------------------------------------------------------------------------------------------
+
+@main.command()
+@click.option("--host", help="Address to listen on [default: LINLI_HOST or 127.0.0.1].")
+@click.option("--port", type=int, help="Port to listen on [default: LINLI_PORT or 8000].")
+@click.option("--reload", is_flag=True, help="Restart when the code changes (development).")
+def serve(host: str | None, port: int | None, reload: bool) -> None:
+    """Run the web application.
+
+    Refuses to start (exit 2) if the database is unreachable or behind its migrations."""
+    import uvicorn
+
+    from backend.settings import get_settings
+
+    async def ready() -> None:
+        pass  # _run has already checked that the database is reachable and migrated
+
+    _run(ready)
+    settings = get_settings()
+    uvicorn.run("backend.app:create_app", factory=True, host=host or settings.host, port=port or settings.port,
+                reload=reload)
+
+
+# --- users ----------------------------------------------------------------------------------------------
+
+def _roles() -> list[str]:
+    from backend.people.rules import STAFF_ROLES
+
+    return list(STAFF_ROLES)
+
+
+@main.group()
+def users() -> None:
+    """Sign-in accounts for staff and residents."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--display-name", required=True, help="The name shown in the interface.")
+@click.option("--role", type=click.Choice(_roles()), help="A staff role, granted on --node.")
+@click.option("--node", "node_id", type=int, help="Id of the community node the role covers (and everything below).")
+@click.option("--merchant-account", "merchant_account_id", type=int, help="For merchant_clerk: the merchant's account id.")
+@click.option("--person", "person_id", type=int, help="Id of the resident this user signs in as.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of standard input.")
+def users_create(username: str, display_name: str, role: str | None, node_id: int | None,
+                 merchant_account_id: int | None, person_id: int | None, password_stdin: bool) -> None:
+    """Create the user USERNAME; asks for the password twice unless --password-stdin."""
+    from backend.errors import DomainError
+    from backend.people import service as people
+    from backend.people.tables import Person
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def work() -> int | str:
+        if person_id is not None and not await Person.exists().where(Person.id == person_id):
+            return f"person_not_found (person={person_id})"
+        try:
+            return await people.create_user(username, password, display_name, person_id=person_id, role=role,
+                                            node_id=node_id, merchant_account_id=merchant_account_id)
+        except DomainError as exc:
+            return _domain_message(exc)
+
+    result = _run(work)
+    if isinstance(result, str):
+        _fail(f"cannot create user {username!r}: {result}")
+    click.echo(f"created user {username!r} (id {result})" + (f" as {role} on node {node_id}" if role else ""))
+
+
+# --- ledger ---------------------------------------------------------------------------------------------
+
+@main.group()
+def ledger() -> None:
+    """Checks on the points ledger."""
+
+
+@ledger.command()
+def verify() -> None:
+    """Prove every cached balance equals the sum of its postings and every transaction sums to zero.
+
+    Exits 1 and lists the problems if not."""
+    from backend.accounts.tables import Account
+    from backend.ledger import service
+    from backend.ledger.tables import LedgerTransaction
+
+    async def work() -> tuple[list[Any], int, int]:
+        return await service.verify(), await Account.count(), await LedgerTransaction.count()
+
+    problems, accounts, transactions = _run(work)
+    if not problems:
+        click.echo(f"ledger OK: {accounts} accounts, {transactions} transactions")
+        return
+    for p in problems:
+        if p.what == "balance_mismatch":
+            click.echo(f"balance_mismatch: account {p.ref} has balance {p.found}, its postings sum to {p.expected}")
+        else:
+            click.echo(f"{p.what}: transaction {p.ref} postings sum to {p.found}, expected {p.expected}")
+    _fail(f"ledger has {len(problems)} problem(s)")
+
+
+if __name__ == "__main__":
+    main()
+
+
+@main.group()
+def i18n() -> None:
+    """The translation catalogue (frontend/locale)."""
+
+
+@i18n.command("missing")
+@click.option("--language", default="zh_CN", show_default=True, help="Catalogue to check.")
+def i18n_missing(language: str) -> None:
+    """Print the strings that lack a translation, as a .po skeleton; exit 1 when there are any."""
+    from backend.web.i18n import missing, missing_po
+
+    click.echo(missing_po(language))
+    if missing(language):
+        sys.exit(EXIT_PROBLEM)
