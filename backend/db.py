@@ -41,16 +41,19 @@ def atomic():
 
 async def prepare() -> None:
     """Per-process set-up: WAL for SQLite (readers never block the writer), a pool for PostgreSQL."""
+    from backend.settings import get_settings
+
     db = engine()
+    pool = get_settings().database_pool
     if isinstance(db, SQLiteEngine):
         await db.run_ddl("PRAGMA journal_mode=WAL")
-    else:
-        await db.start_connection_pool(min_size=2, max_size=20)
+    elif pool > 0:
+        await db.start_connection_pool(min_size=min(2, pool), max_size=pool)
 
 
 async def close() -> None:
     db = engine()
-    if isinstance(db, PostgresEngine):
+    if isinstance(db, PostgresEngine) and db.pool is not None:
         await db.close_connection_pool()
 
 

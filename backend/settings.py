@@ -28,6 +28,8 @@ def _persistent_secret(name: str) -> str:
 class Settings:
     # LINLI_DATABASE_URL: sqlite:///relative/or/absolute/path (four slashes for absolute) or postgresql://user@host/db
     database_url: str = field(default_factory=lambda: _env("LINLI_DATABASE_URL", f"sqlite:///{VAR / 'linli.sqlite3'}"))
+    # LINLI_DATABASE_POOL: PostgreSQL connections kept open per process (0: a connection per query, as the tests use)
+    database_pool: int = field(default_factory=lambda: int(_env("LINLI_DATABASE_POOL", "20")))
     # LINLI_SECRET_KEY: signs session cookies and CSRF tokens (64 hex chars); generated into var/ when unset
     secret_key: str = field(default_factory=lambda: os.environ.get("LINLI_SECRET_KEY") or _persistent_secret("session"))
     # LINLI_HOST / LINLI_PORT: where `linli serve` listens
@@ -41,6 +43,8 @@ class Settings:
     secure_cookies: bool = field(default_factory=lambda: _env("LINLI_SECURE_COOKIES", "0") == "1")
     # LINLI_SESSION_HOURS: a session expires this long after sign-in
     session_hours: int = field(default_factory=lambda: int(_env("LINLI_SESSION_HOURS", "12")))
+    # LINLI_TIMEZONE: the communities' local time, for "the day of the deed", windows and monthly periods
+    timezone: str = field(default_factory=lambda: _env("LINLI_TIMEZONE", "Asia/Shanghai"))
     # LINLI_DEBUG: 1 shows tracebacks in the browser (never in production)
     debug: bool = field(default_factory=lambda: _env("LINLI_DEBUG", "0") == "1")
 

@@ -10,6 +10,8 @@ TEST_DATABASE_URL = os.environ.get("LINLI_TEST_DATABASE_URL") or f"sqlite:///{_T
 os.environ["LINLI_DATABASE_URL"] = TEST_DATABASE_URL
 os.environ.setdefault("LINLI_SECRET_KEY", "0" * 64)
 os.environ["PICCOLO_CONF"] = "backend.piccolo_conf"
+# the app under test runs in the test client's event loop, fixtures in pytest's: a pool belongs to one loop
+os.environ["LINLI_DATABASE_POOL"] = "0"
 
 ENGINE_NAME = "postgres" if TEST_DATABASE_URL.startswith("postgres") else "sqlite"
 
@@ -33,7 +35,6 @@ async def database():
     assert result.success, result.message
     await db.prepare()
     yield engine
-    await db.close()
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Recording, reversing and checking ledger transactions. Every write is one database transaction."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from backend.accounts.tables import Account
@@ -21,6 +21,8 @@ class Recorded:
     transaction_id: int
     # False when the idempotency key had been used for the same transaction before: nothing new was written
     created: bool
+    # the accounts' balances right after this transaction (only when it was created)
+    balances: dict[int, int] = field(default_factory=dict)
 
 
 async def _find_by_key(key: str) -> dict | None:
@@ -46,7 +48,7 @@ async def record(draft: TransactionDraft) -> Recorded:
         return await _replay(draft, existing)
     try:
         async with atomic():
-            txn_id = await _write(draft)
+            txn_id, balances = await _write(draft)
     except Conflict:
         raise
     except Exception:
@@ -57,10 +59,10 @@ async def record(draft: TransactionDraft) -> Recorded:
         if draft.reverses_id is not None and await _reversal_of(draft.reverses_id):
             raise Conflict("already_reversed") from None
         raise
-    return Recorded(txn_id, created=True)
+    return Recorded(txn_id, created=True, balances=balances)
 
 
-async def _write(draft: TransactionDraft) -> int:
+async def _write(draft: TransactionDraft) -> tuple[int, dict[int, int]]:
     inserted = await LedgerTransaction.insert(
         LedgerTransaction(
             kind=draft.kind,
@@ -78,12 +80,11 @@ async def _write(draft: TransactionDraft) -> int:
     )
     txn_id = inserted[0]["id"]
     await Posting.insert(*(Posting(txn=txn_id, account=p.account_id, amount=p.amount) for p in draft.postings))
-    for account_id, delta in rules.balance_deltas(draft.postings):
-        await _apply(account_id, delta)
-    return txn_id
+    balances = {account_id: await _apply(account_id, delta) for account_id, delta in rules.balance_deltas(draft.postings)}
+    return txn_id, balances
 
 
-async def _apply(account_id: int, delta: int) -> None:
+async def _apply(account_id: int, delta: int) -> int:
     """Move the cached balance. The guard sits in the UPDATE itself, so it holds under concurrency:
     PostgreSQL locks the row, SQLite has a single writer."""
     query = Account.update({Account.balance: Account.balance + delta}, use_auto_update=False).where(
@@ -91,8 +92,9 @@ async def _apply(account_id: int, delta: int) -> None:
     )
     if delta < 0:
         query = query.where((Account.may_go_negative == True) | (Account.balance >= -delta))  # noqa: E712
-    if await query.returning(Account.id):
-        return
+    updated = await query.returning(Account.balance)
+    if updated:
+        return updated[0]["balance"]
     account = await Account.select(Account.balance, Account.active).where(Account.id == account_id).first()
     if account is None or not account["active"]:
         raise NotFound("account_not_found", account_id=account_id)
