@@ -26,8 +26,16 @@ test-sqlite: test-deps
 test-postgres: test-deps postgres
 	LINLI_TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest tests -q -p no:cacheprovider -m db
 
-test-sw: test-deps
-	@if ls service-worker/test/*.test.mjs >/dev/null 2>&1; then node --test service-worker/test/; else echo "service worker: no tests yet"; fi
+# the offline scan queue's unit tests (node's runner, fake-indexeddb): npm ci when node_modules is missing or older
+# than the lockfile (node_modules/.package-lock.json is npm's own record of what it installed)
+test-sw: $(STAMPS)/system
+	@if [ ! -e service-worker/node_modules/.package-lock.json ] \
+	   || [ service-worker/package-lock.json -nt service-worker/node_modules/.package-lock.json ]; then \
+	  echo "npm ci (service-worker)"; \
+	  (cd service-worker && npm ci --no-audit --no-fund --loglevel=error); \
+	  touch service-worker/node_modules/.package-lock.json; \
+	fi
+	node --test service-worker/test/
 
 test-e2e: test-deps
 	$(PY) -m pytest e2e -q -p no:cacheprovider
