@@ -1,4 +1,5 @@
-"""The `linli` command line: database migrations, demo data, the web server, users, ledger checks.
+"""The `linli` command line: database migrations, demo data, the web server, users, ledger checks, service cards
+and their signing keys.
 
 Exit codes: 0 done; 1 the command ran and found a problem (pending migrations, a domain error, a ledger
 that does not add up); 2 the database cannot be used (unreachable, or behind its migrations).
@@ -11,6 +12,7 @@ import io
 import sys
 import warnings
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -277,3 +279,173 @@ def i18n_missing(language: str) -> None:
     click.echo(missing_po(language))
     if missing(language):
         sys.exit(EXIT_PROBLEM)
+
+
+# --- service cards --------------------------------------------------------------------------------------
+
+def _run_domain(work: Callable[[], Awaitable[T]]) -> T:
+    """_run, with a domain error ending the command (exit 1) on one line: its code and parameters."""
+    from backend.errors import DomainError
+
+    async def guarded() -> T | DomainError:
+        try:
+            return await work()
+        except DomainError as exc:
+            return exc
+
+    result = _run(guarded)
+    if isinstance(result, DomainError):
+        _fail(_domain_message(result))
+    return result
+
+
+@main.group("cards")
+def cards_group() -> None:
+    """Service cards: list them, show one card's code, print sheets of cards."""
+
+
+@cards_group.command("list")
+@click.option("--node", type=int, help="Only the cards of people living under this place (and organisations in it).")
+@click.option("--state", type=click.Choice(["all", "active", "revoked"]), default="all", show_default=True)
+def cards_list(node: int | None, state: str) -> None:
+    """One card a line, in the order they were issued, tab-separated: card number, state, holder (masked),
+    account id."""
+    from backend.servicecards import service
+
+    async def work() -> list[Any]:
+        path = (await service.place(node))["path"] if node is not None else None
+        return await service.cards_under(path, None if state == "all" else state)
+
+    for view in sorted(_run_domain(work), key=lambda v: v.pk):
+        click.echo(f"{view.number}\t{view.state}\t{view.masked_name}\t{view.account_id}")
+
+
+@cards_group.command("show")
+@click.argument("number")
+@click.option("--format", "fmt", type=click.Choice(["url", "png", "svg", "ndef"]), default="url", show_default=True,
+              help="url: the link on the QR code and NFC tag; png / svg: the QR code; ndef: the NDEF message "
+                   "(one URI record) for an NFC tag. png and ndef are raw bytes.")
+def cards_show(number: str, fmt: str) -> None:
+    """Write the code of the working card NUMBER (spaces and dashes allowed) to standard output."""
+    import cards as cardlib
+
+    from backend.servicecards import service
+
+    async def work() -> tuple[Any, str | None]:
+        view = await service.card_by_number(number)
+        return view, (await service.card_url(view) if view.active else None)
+
+    view, url = _run_domain(work)
+    if url is None:
+        _fail(f"card {view.formatted_number} is revoked ({view.revoke_reason}); its code no longer works")
+    if fmt == "url":
+        click.echo(url)
+    elif fmt == "svg":
+        click.echo(cardlib.qr_svg(url), nl=False)
+    else:
+        data = cardlib.qr_png(url) if fmt == "png" else cardlib.ndef_uri_message(url)
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+
+@cards_group.command("print")
+@click.option("--node", type=int, required=True, help="Id of a community, grid or building (see /staff).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="A .pdf file (all pages) or .svg (one file per page: name.svg, name-2.svg, …) "
+                   "[default: cards-<node>.pdf].")
+@click.option("--language", type=click.Choice(["zh_CN", "en"]), help="Language of the printed labels "
+              "[default: LINLI_DEFAULT_LANGUAGE].")
+def cards_print(node: int, output: Path | None, language: str | None) -> None:
+    """Print the working cards of the people under a place on A4 sheets of ten CR80 cards (85.6 × 54 mm),
+    ordered by building, unit and name, with cut marks."""
+    import time
+
+    import cards as cardlib
+
+    from backend.errors import NotFound
+    from backend.servicecards import service
+    from backend.settings import get_settings
+    from backend.web import i18n
+
+    i18n.current_language.set(language or get_settings().default_language)
+    title, label = i18n.gettext("Convenience service card"), i18n.gettext("Card no.")
+    output = output or Path(f"cards-{node}.pdf")
+    if output.suffix.lower() not in (".pdf", ".svg"):
+        _fail("--output must end in .pdf or .svg")
+    started = time.perf_counter()
+
+    async def work() -> list[Any]:
+        place = await service.place(node)
+        views = await service.cards_under(place["path"], "active")
+        if not views:
+            raise NotFound("no_cards_to_print")
+        return await service.faces(views, title, label)
+
+    faces = _run_domain(work)
+    if output.suffix.lower() == ".pdf":
+        output.write_bytes(cardlib.render_sheet_pdf(faces))
+        written = [output]
+    else:
+        pages = cardlib.render_sheet_svg(faces)
+        written = [output if i == 0 else output.with_name(f"{output.stem}-{i + 1}{output.suffix}")
+                   for i in range(len(pages))]
+        for path, page in zip(written, pages, strict=True):
+            path.write_text(page, encoding="utf-8")
+    pages_count = -(-len(faces) // cardlib.sheet.CARDS_PER_PAGE)
+    click.echo(f"{len(faces)} card{'s' if len(faces) != 1 else ''} on {pages_count} page{'s' if pages_count != 1 else ''}"
+               f" in {time.perf_counter() - started:.1f} s: " + ", ".join(str(p) for p in written))
+
+
+@main.group()
+def keys() -> None:
+    """The Ed25519 keys that sign card codes (kept in the database; see README)."""
+
+
+@keys.command("rotate")
+@click.option("--retire", type=int, metavar="KEY_ID", help="Also retire this key: codes it signed stop verifying "
+              "(unknown_key). Refused while working cards use it, unless --force.")
+@click.option("--force", is_flag=True, help="Retire the key even though working cards still use it.")
+def keys_rotate(retire: int | None, force: bool) -> None:
+    """Add a signing key that new cards and phone codes use from now on; older keys keep verifying."""
+    from datetime import datetime, timezone
+
+    from backend.servicecards import service
+
+    new, retired = _run_domain(lambda: service.rotate_keys(datetime.now(timezone.utc), retire, force))
+    click.echo(f"added key {new}: new cards and phone codes are signed with it; older keys keep verifying")
+    if retired is not None:
+        click.echo(f"retired key {retired}: codes it signed are now rejected as unknown_key")
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """One key a line: key id, created, state, working cards signed with it, public key (base64url)."""
+    import base64
+
+    from backend.servicecards import service
+
+    for key in _run_domain(service.keys_overview):
+        public = base64.urlsafe_b64encode(bytes.fromhex(key["public_key"])).rstrip(b"=").decode()
+        state = "retired" if key["retired_at"] else "active"
+        click.echo(f"{key['key_id']}\t{key['created_at']:%Y-%m-%d %H:%M}\t{state}\t{key['active_cards']} cards\t{public}")
+
+
+# --- events ---------------------------------------------------------------------------------------------
+
+@main.group()
+def events() -> None:
+    """Events and volunteer check-in / check-out."""
+
+
+@events.command("close-ended")
+def events_close_ended() -> None:
+    """Check out, at its end, everyone still checked in at an event that is over, and write their points.
+    Viewing a roster does the same for one event; run this from cron (e.g. every 15 minutes) so every
+    volunteer's points arrive even when nobody looks."""
+    from datetime import datetime, timezone
+
+    from backend.events import service
+
+    closed_events, stays = _run_domain(lambda: service.close_ended(datetime.now(timezone.utc)))
+    click.echo(f"checked out {stays} volunteer{'s' if stays != 1 else ''} at {closed_events} "
+               f"event{'s' if closed_events != 1 else ''} that had ended")

@@ -1,6 +1,8 @@
 """The database engine and the one way services open a write transaction."""
 from __future__ import annotations
 
+import asyncio
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from piccolo.engine.base import Engine
@@ -13,12 +15,23 @@ class DatabaseUnavailable(RuntimeError):
     pass
 
 
+class LinliSQLiteEngine(SQLiteEngine):
+    """SQLite in WAL mode with synchronous=NORMAL on every connection: a commit is durable across an application
+    crash and the file is never corrupted by a power cut, but the last commits before a power cut may be lost
+    (they are not fsync'ed one by one). That is what makes a single station box fast; a district runs PostgreSQL."""
+
+    async def get_connection(self):
+        connection = await super().get_connection()
+        await connection.execute("PRAGMA synchronous = NORMAL")
+        return connection
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
-        # timeout: writers wait for each other instead of failing with "database is locked".
-        return SQLiteEngine(path=str(path), timeout=30)
+        # timeout: writers of other processes wait for each other instead of failing with "database is locked"
+        return LinliSQLiteEngine(path=str(path), timeout=30)
     if url.startswith(("postgresql://", "postgres://")):
         return PostgresEngine(config={"dsn": url})
     raise ValueError(f"LINLI_DATABASE_URL must start with sqlite:/// or postgresql:// (got {url!r})")
@@ -30,13 +43,25 @@ def engine() -> Engine:
     return found
 
 
-def atomic():
-    """A write transaction. On SQLite BEGIN IMMEDIATE takes the write lock up front, so concurrent
-    spenders serialise instead of failing on lock upgrade; on PostgreSQL row locks do that work."""
+# SQLite has one writer at a time. Queueing this process's writers here, instead of letting them collide on the
+# file lock, spares them SQLite's busy-wait sleeps (which made p99 latency seconds under load).
+_sqlite_writer = asyncio.Lock()
+
+
+@asynccontextmanager
+async def atomic():
+    """A write transaction (joins the current one when nested). On SQLite BEGIN IMMEDIATE takes the write lock up
+    front, so concurrent spenders serialise instead of failing on lock upgrade; on PostgreSQL row locks do that."""
     db = engine()
-    if isinstance(db, SQLiteEngine):
-        return db.transaction(transaction_type=TransactionType.immediate)
-    return db.transaction()
+    if not isinstance(db, SQLiteEngine):
+        async with db.transaction() as txn:
+            yield txn
+    elif db.current_transaction.get() is not None:
+        async with db.transaction() as txn:
+            yield txn
+    else:
+        async with _sqlite_writer, db.transaction(transaction_type=TransactionType.immediate) as txn:
+            yield txn
 
 
 async def prepare() -> None:

@@ -13,6 +13,13 @@ APPS = [
     "backend.ledger.piccolo_app",
     "backend.audit.piccolo_app",
     "backend.imports.piccolo_app",
+    "backend.servicecards.piccolo_app",
+    "backend.catalog.piccolo_app",
+    "backend.stations.piccolo_app",
+    "backend.scans.piccolo_app",
+    "backend.redemption.piccolo_app",
+    "backend.events.piccolo_app",
+    "backend.claims.piccolo_app",
 ]
 
 APP_REGISTRY = AppRegistry(apps=APPS)

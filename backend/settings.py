@@ -45,6 +45,8 @@ class Settings:
     session_hours: int = field(default_factory=lambda: int(_env("LINLI_SESSION_HOURS", "12")))
     # LINLI_TIMEZONE: the communities' local time, for "the day of the deed", windows and monthly periods
     timezone: str = field(default_factory=lambda: _env("LINLI_TIMEZONE", "Asia/Shanghai"))
+    # LINLI_UPLOAD_DIR: where uploaded files (claim evidence photos) are kept; never served as static files
+    upload_dir: Path = field(default_factory=lambda: Path(_env("LINLI_UPLOAD_DIR", str(VAR / "uploads"))))
     # LINLI_DEBUG: 1 shows tracebacks in the browser (never in production)
     debug: bool = field(default_factory=lambda: _env("LINLI_DEBUG", "0") == "1")
 

@@ -2,7 +2,8 @@
 // The station scan queue (IndexedDB, replay) builds on this in the offline-stations work.
 const SHELL_CACHE = "linli-shell-v1";
 const SHELL = ["/static/css/app.css", "/static/js/app.js", "/static/vendor/htmx.min.js",
-  "/static/icons/icon-192.png", "/manifest.webmanifest"];
+  "/static/icons/icon-192.png", "/manifest.webmanifest",
+  "/static/css/station.css", "/static/js/station.js", "/static/vendor/jsQR.js"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));

@@ -48,3 +48,30 @@ async def spend(account_id: int, to_id: int, points: int, community_id: int, key
 
 async def balance(account_id: int) -> int:
     return (await Account.select(Account.balance).where(Account.id == account_id).first())["balance"]
+
+
+async def admin_principal(node_id: int):
+    """A community admin on `node_id`, as the services see a signed-in user."""
+    from backend.people import service as people
+
+    user = await people.create_user(f"admin{node_id}-{uuid4().hex[:6]}", "admin-password-1", "管理员",
+                                    role="community_admin", node_id=node_id)
+    return await people.principal(user)
+
+
+async def card_for(principal, account_id: int):
+    """A printed card for the account: (the card view, its URL as a QR carries it)."""
+    from backend.servicecards import service as cards
+
+    view = await cards.issue(principal, account_id, NOW)
+    return view, await cards.card_url(view)
+
+
+async def paired_device(principal, station_id: int):
+    from backend.scans.service import DeviceRef
+    from backend.stations import service as stations
+
+    code = await stations.new_pairing_code(principal, station_id, "前台平板", NOW)
+    credential = await stations.pair(code, NOW)
+    device = await stations.device_from_credential(credential, NOW)
+    return DeviceRef(device.device_id, device.station_id, device.name), credential

@@ -28,6 +28,7 @@ from backend.ledger.rules import PostingDraft, TransactionDraft
 from backend.ledger.tables import LedgerTransaction, Posting
 from backend.people import service as people
 from backend.people.tables import Person, User
+from backend.servicecards import service as servicecards
 
 # every demo user signs in with this; `linli demo load` prints it
 DEMO_PASSWORD = "linli-demo-2026"
@@ -125,6 +126,38 @@ async def _write(plan: Plan, bulk_awards: bool) -> None:
         txns[t.key] = recorded.transaction_id
     txns.update(await awards.flush())
     await awards.settle(None)
+
+    # one service card for every resident and organisation, a few hundred rows in a handful of statements
+    await servicecards.issue_missing_cards(None, datetime.now(timezone.utc))
+
+    # events in 东园 (one on now, one tomorrow, one next week); resident1 and five neighbours have signed up
+    from backend.events.demo import add_demo_events
+
+    residents = {u.username: u.person for u in plan.users if u.username.startswith("resident")}
+    neighbours = [persons[p.idx] for p in plan.persons
+                  if p.community == f"{data.STREET}/东园社区" and p.idx not in residents.values()]
+    await add_demo_events(nodes[f"{data.STREET}/东园社区"], users["admin"], [persons[residents["resident1"]], *neighbours[:5]],
+                          datetime.now(timezone.utc))
+
+    # points-shop goods, merchant offers and redemption windows (东园 open today, 西园 closed: see redemption/demo.py)
+    from backend.clock import local_date
+    from backend.redemption.demo import add_demo_shop
+
+    await add_demo_shop(
+        {c: nodes[f"{data.STREET}/{c}"] for c in data.COMMUNITIES},
+        {c: users[plan_demo_admin] for c, plan_demo_admin in (("东园社区", "admin"), ("西园社区", "district"))},
+        {m: accounts[f"merchant:{m}"] for merchants in data.MERCHANTS.values() for m in merchants},
+        {accounts[u.merchant_account]: users[u.username] for u in plan.users if u.merchant_account},
+        local_date(datetime.now(timezone.utc)))
+
+    # the points catalogue in the catalogue tables of both communities (in force from 2026-07-01; 东园 also has
+    # this month's revision set), and resident2's claims waiting for the weekly review (see claims/demo.py)
+    from backend.catalog.demo import add_demo_catalogue
+    from backend.claims.demo import add_demo_claims
+
+    east = await add_demo_catalogue(nodes[f"{data.STREET}/东园社区"], users["admin"], local_date(datetime.now(timezone.utc)), True)
+    await add_demo_catalogue(nodes[f"{data.STREET}/西园社区"], users["district"], local_date(datetime.now(timezone.utc)), False)
+    await add_demo_claims(users["resident2"], east, datetime.now(timezone.utc))
 
 
 def _draft(t: TxnPlan, nodes: dict[str, int], postings: tuple[PostingDraft, ...], actor: int | None,

@@ -18,6 +18,25 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "ledger.reverse": frozenset({"community_admin", "district_admin"}),
     "people.import": frozenset({"community_admin", "district_admin"}),
     "audit.view": frozenset({"community_admin", "district_admin"}),
+    "stations.manage": frozenset({"station_operator", "community_admin", "district_admin"}),
+    # service cards (backend/servicecards): issue, replace, print, write NFC tags, reset PINs
+    "cards.issue": frozenset({"station_operator", "community_admin", "district_admin"}),
+    # say which card a photo shows
+    "cards.identify": frozenset({"station_operator", "reviewer", "community_admin", "district_admin"}),
+    # events (backend/events): create and cancel them, see the roster
+    "events.manage": frozenset({"station_operator", "community_admin", "district_admin"}),
+    # redemption (backend/redemption): the points shop's goods and stock; when it redeems (windows); merchants'
+    # offers and statements (a clerk: only their own merchant's, checked in the service); a clerk pairing the
+    # tills that pay their merchant (stations.manage stays with station staff)
+    "shop.manage": frozenset({"station_operator", "community_admin", "district_admin"}),
+    "shop.windows": frozenset({"community_admin", "district_admin"}),
+    "offers.manage": frozenset({"merchant_clerk", "community_admin", "district_admin"}),
+    "merchant.statement": frozenset({"merchant_clerk", "community_admin", "district_admin"}),
+    "tills.pair": frozenset({"merchant_clerk"}),
+    # the points catalogue (backend/catalog): categories, items, caps, dated revision sets
+    "catalog.manage": frozenset({"community_admin", "district_admin"}),
+    # the review committee's weekly queue of claims (backend/claims); the admin sits on the committee too
+    "claims.review": frozenset({"reviewer", "community_admin", "district_admin"}),
 }
 
 MAX_FAILED_LOGINS = 5

@@ -1,5 +1,6 @@
 """Deny by default: every route declares in its `opt` who may reach it —
-`public=True`, `signed_in=True`, or `capability="..."` (see backend.people.rules.CAPABILITIES)."""
+`public=True`, `signed_in=True`, `capability="..."` (see backend.people.rules.CAPABILITIES),
+or `device=True` (a paired station device, by its credential cookie or `Authorization: Device <credential>`)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -46,8 +47,33 @@ async def load_principal(connection: ASGIConnection) -> Principal | None:
     return principal
 
 
+DEVICE_COOKIE = "linli_device"
+
+
+def device_credential(connection: ASGIConnection) -> str | None:
+    header = connection.headers.get("authorization", "")
+    if header.startswith("Device "):
+        return header.removeprefix("Device ").strip()
+    return connection.cookies.get(DEVICE_COOKIE)
+
+
+async def load_device(connection: ASGIConnection):
+    """The paired device making this request, or PermissionDenied (unknown or revoked: refused at once)."""
+    from backend.stations import service as stations
+
+    if "device" not in connection.state:
+        credential = device_credential(connection)
+        if not credential:
+            raise PermissionDenied("device_unknown")
+        connection.state.device = await stations.device_from_credential(credential, datetime.now(timezone.utc))
+    return connection.state.device
+
+
 async def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     opt = handler.opt
+    if opt.get("device"):
+        await load_device(connection)
+        return
     principal = await load_principal(connection)
     if opt.get("public"):
         return

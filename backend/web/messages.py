@@ -65,9 +65,180 @@ REASONS: dict[str, str] = {
 }
 
 
+REASONS.update({
+    "device_unknown": N_("This device is not paired with a station. Ask staff to pair it."),
+    "device_revoked": N_("This device has been switched off by staff. Ask them to pair it again."),
+    "pairing_unknown": N_("This pairing code is not valid."),
+    "pairing_used": N_("This pairing code has already been used. Ask staff for a new one."),
+    "pairing_expired": N_("This pairing code has expired. Ask staff for a new one."),
+    "station_not_found": N_("Station not found."),
+    "bad_station_kind": N_("Unknown kind of station."),
+    "unknown_mode": N_("Unknown scan mode."),
+    "mode_not_allowed": N_("This station may not do that."),
+    "mode_not_available": N_("This kind of scan is not available yet."),
+    "item_not_allowed": N_("This item cannot be awarded at this station."),
+    "unknown_item": N_("Unknown catalogue item."),
+    "item_not_in_force": N_("This item had no points value on %(day)s."),
+    "colour_not_eligible": N_("This account cannot earn this item."),
+    "pin_required": N_("Spending %(points)s points needs the card holder's PIN."),
+    "batch_too_large": N_("Too many scans in one request (at most %(max)s)."),
+    "nothing_to_undo": N_("Only an accepted scan can be undone."),
+    "already_undone": N_("This scan has already been undone."),
+    "undo_expired": N_("It is too late to undo this scan; ask staff to reverse it."),
+    "scan_not_found": N_("This scan was not made at this station."),
+})
+
+SCAN_SUCCESS = {
+    "award": N_("%(points)s points awarded."),
+    "checkin": N_("Checked in."),
+    "checkout": N_("Checked out: %(points)s points for the hours served."),
+    "redeem_shop": N_("Redeemed for %(spent)s points."),
+    "redeem_offer": N_("Redeemed for %(spent)s points."),
+}
+
+
+def scan_success_text(answer: dict) -> str:
+    return gettext(SCAN_SUCCESS.get(answer["mode"], N_("Done.")), points=answer["points"], spent=-answer["points"])
+
+
 def reason_text(code: str, params: dict | None = None) -> str:
     template = REASONS.get(code, REASONS["error"])
     try:
         return gettext(template, **(params or {}))
     except (KeyError, ValueError, TypeError):
         return gettext(template)
+
+
+# service cards (backend/servicecards): why a card code is refused (the cards.Reason codes), and card actions.
+# "pin_required" is the scan service's (above): check_pin raises it, the scan service adds the points.
+REASONS.update({
+    "malformed": N_("This is not a valid card code or card number."),
+    "unknown_version": N_("This card code comes from an unknown version of the system."),
+    "unknown_key": N_("This card code was signed with a key that is no longer valid. Please get a new card."),
+    "bad_signature": N_("This card code is forged or damaged: its signature does not match."),
+    "expired": N_("This phone code has expired. Please show a fresh code."),
+    "revoked": N_("This card has been reported lost or replaced and no longer works."),
+    "unknown_card": N_("There is no card with this code or number."),
+    "card_not_found": N_("Card not found."),
+    "card_already_active": N_("This account already has a working card. If it is lost, report it lost to get a new one."),
+    "card_not_active": N_("This card no longer works."),
+    "no_card_for_account_kind": N_("Only residents and organisations get service cards."),
+    "account_inactive": N_("This account is closed."),
+    "card_key_retired": N_("This card was signed with a retired key: report it replaced to get a new card."),
+    "key_not_found": N_("There is no signing key %(key_id)s."),
+    "key_already_retired": N_("Signing key %(key_id)s is already retired."),
+    "key_in_use": N_("Signing key %(key_id)s still signs %(cards)s working cards: replace them first."),
+    "no_key_ids_left": N_("All 255 signing key ids are used."),
+    "bad_card_number": N_("Please enter a 10-digit card number."),
+    "bad_revoke_reason": N_("Unknown reason for withdrawing a card."),
+    "not_your_card": N_("This is not your card."),
+    "no_cards_to_print": N_("There are no working cards to print here."),
+    "current_pin_required": N_("Please enter your current PIN."),
+    "pin_not_set": N_("This card has no PIN yet. The holder can set one under “My card”."),
+    "wrong_pin": N_("Wrong PIN. %(remaining)s more tries before the PIN is locked."),
+    "pin_locked": N_("Too many wrong PINs. The PIN is locked for %(minutes)s minutes."),
+    "bad_pin": N_("The PIN must be exactly %(length)s digits."),
+    "pin_mismatch": N_("The two PINs are not the same."),
+    "pin_too_simple": N_("This PIN is too easy to guess (like 123456 or 111111). Please choose another."),
+})
+
+# stations and their devices (backend/stations): setting up a station, and the station screen's photo upload
+REASONS.update({
+    "modes_required": N_("Choose at least one thing this station may do."),
+    "item_not_in_community": N_("Only items of this community's catalogue can be awarded here."),
+    "award_items_required": N_("Choose at least one catalogue item this station may award."),
+    "bad_receiving_account": N_("Redeemed points can only go to this community's points shop or one of its merchants."),
+    "bad_setting": N_("Please enter a whole number from 0 to 1,000,000."),
+    "no_code_found": N_("No card code was found in the photo. Hold the card flat, in good light, and try again — or type the card number."),
+})
+
+# redemption (backend/redemption): the points shop's goods and windows, merchants' offers and statements
+REASONS.update({
+    "no_receiving_account": N_("This station has no account to receive points. Ask staff to set one up."),
+    "goods_not_allowed": N_("These goods are not redeemed at this station."),
+    "goods_not_found": N_("Goods not found."),
+    "bad_quantity": N_("The quantity must be a whole number from 1 to %(max)s."),
+    "out_of_stock": N_("Not enough in stock: %(stock)s left."),
+    "outside_window": N_("The points shop is closed today. Redemption window: %(opens)s to %(closes)s."),
+    "offer_not_allowed": N_("This offer is not accepted at this station."),
+    "offer_not_found": N_("Offer not found."),
+    "offer_expired": N_("This offer is not valid today."),
+    "offer_limit_reached": N_("This offer has run out: all %(limit)s have been redeemed."),
+    "person_limit_reached": N_("This card holder has already redeemed this offer %(limit)s times, the most allowed."),
+    "bad_price": N_("The points price must be a whole number from 1 to %(max)s."),
+    "bad_stock": N_("The stock must be a whole number from 0 to %(max)s."),
+    "bad_restock": N_("Add a whole number from 1 to %(max)s."),
+    "bad_limit": N_("A limit must be a whole number from 1 to %(max)s, or left empty for no limit."),
+    "offer_title_required": N_("Please enter the offer's title."),
+    "gives_required": N_("Please say what the holder gets."),
+    "text_too_long": N_("The text is too long (at most %(max)s characters)."),
+    "offer_dates": N_("Please give the first and last day of the offer; the last cannot be before the first."),
+    "window_dates": N_("Please give the first and last day of the window; the last cannot be before the first."),
+    "window_not_found": N_("Redemption window not found."),
+    "not_a_merchant": N_("Merchant not found."),
+    "other_merchant": N_("This belongs to another merchant."),
+})
+
+# events and volunteer check-in / check-out (backend/events)
+REASONS.update({
+    "event_not_found": N_("Event not found."),
+    "event_required": N_("Choose the event first."),
+    "event_elsewhere": N_("This event belongs to another community, not this station's."),
+    "event_cancelled": N_("This event has been cancelled."),
+    "outside_event_hours": N_("Not open at this time: it is open from %(opens)s to %(closes)s."),
+    "already_checked_in": N_("Already checked in."),
+    "event_full": N_("This event is full."),
+    "not_checked_in": N_("Not checked in at this event, so there is nothing to check out."),
+    "already_checked_out": N_("Already checked out."),
+    "event_over": N_("This event is over."),
+    "event_started": N_("The event has started: the sign-up can no longer be withdrawn."),
+    "event_has_attendance": N_("People have already checked in, so the event cannot be cancelled."),
+    "title_required": N_("Please enter a title."),
+    "title_too_long": N_("The title is too long (at most %(max)s characters)."),
+    "place_required": N_("Please enter the place."),
+    "place_too_long": N_("The place is too long (at most %(max)s characters)."),
+    "bad_time": N_("Please enter a date and time."),
+    "ends_before_start": N_("The end must be after the start."),
+    "event_too_long": N_("An event lasts at most %(days)s days."),
+    "bad_capacity": N_("The number of places must be a whole number from 1 to %(max)s, or empty for no limit."),
+    "award_rule_required": N_("Choose how points are given: points per hour, or a catalogue item."),
+    "bad_points_per_hour": N_("Points per hour must be a whole number from 1 to %(max)s."),
+})
+
+# the points catalogue (backend/catalog): the editor, revision sets, and the per-person caps of every award
+REASONS.update({
+    "bad_cap": N_("A limit must be a whole number from 1 to %(max)s, or left empty for no limit."),
+    "bad_colour": N_("Unknown kind of account."),
+    "bad_item_points": N_("Points must be a whole number from 1 to %(max)s."),
+    "bad_date": N_("Please enter a date."),
+    "revision_too_early": N_("A revision can take effect from %(first)s (the first day of this month) at the earliest."),
+    "revision_too_late": N_("A revision can take effect at most a year ahead."),
+    "no_changes": N_("No value was changed: there is nothing to publish."),
+    "note_required": N_("Please say what was changed and why."),
+    "category_exists": N_("There is already a category called %(name)s."),
+    "category_required": N_("Please choose a category."),
+    "daily_cap_reached": N_("This item can be earned at most %(limit)s times a day per person."),
+    "monthly_cap_reached": N_("This item can be earned at most %(limit)s times a month per person."),
+    "yearly_cap_reached": N_("This item can be earned at most %(limit)s times a year per person."),
+})
+
+# points claims and their weekly review (backend/claims)
+REASONS.update({
+    "item_required": N_("Please choose what you did."),
+    "deed_in_future": N_("The date of the deed cannot be in the future."),
+    "deed_too_old": N_("Deeds can be claimed up to %(days)s days later. This one is older."),
+    "description_required": N_("Please describe what you did."),
+    "evidence_required": N_("This item needs a photo as evidence."),
+    "photo_not_image": N_("The photo could not be read. Please use a JPEG or PNG picture."),
+    "photo_too_many_pixels": N_("The picture is too large. Please send a smaller photo."),
+    "not_your_building": N_("Building leads can file claims only for residents of their own building."),
+    "own_claim": N_("You cannot review your own claim."),
+    "filed_by_reviewer": N_("You cannot review a claim you filed for someone else."),
+    "claim_decided": N_("This claim has already been decided."),
+    "claim_not_confirmed": N_("The resident has not confirmed this claim yet."),
+    "second_reviewer_needed": N_("Claims of %(points)s points or more need a second, different reviewer."),
+    "reason_required": N_("Please give a reason."),
+    "nothing_selected": N_("Please select at least one claim."),
+    "nothing_to_confirm": N_("This claim is not waiting for your confirmation."),
+    "claim_not_found": N_("Claim not found."),
+})

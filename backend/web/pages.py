@@ -12,7 +12,7 @@ from backend import db
 from backend.errors import PermissionDenied
 from backend.people import service as people
 from backend.web import i18n
-from backend.web.access import load_principal, start_session
+from backend.web.access import device_credential, load_device, load_principal, start_session
 from backend.web.forms import parse_form
 from backend.web.messages import reason_text
 
@@ -32,6 +32,15 @@ def safe_next(target: str) -> str:
 
 @get("/", opt={"public": True})
 async def home(request: Request) -> Redirect:
+    """The installed app's start URL: a paired station device opens its scan screen (a switched-off one too,
+    which then says so), a resident their points, staff the tree."""
+    if device_credential(request):
+        try:
+            await load_device(request)
+            return Redirect("/station")
+        except PermissionDenied as exc:
+            if exc.code == "device_revoked":
+                return Redirect("/station")
     principal = await load_principal(request)
     if principal is None:
         return Redirect("/login")

@@ -4,8 +4,17 @@
 def route_handlers() -> list:
     from backend.accounts import web as accounts
     from backend.audit import web as audit
+    from backend.catalog import web as catalog
+    from backend.claims import web as claims
+    from backend.events import web as events
     from backend.imports import web as imports
+    from backend.scans import web as scans
     from backend.people import web as people
+    from backend.redemption import web as redemption
+    from backend.servicecards import web as servicecards
+    from backend.stations import web as stations
     from backend.web import pages
 
-    return [*pages.ROUTES, *accounts.ROUTES, *people.ROUTES, *audit.ROUTES, *imports.ROUTES]
+    return [*pages.ROUTES, *accounts.ROUTES, *people.ROUTES, *audit.ROUTES, *imports.ROUTES, *scans.ROUTES,
+            *servicecards.ROUTES, *stations.ROUTES, *redemption.ROUTES, *events.ROUTES,
+            *catalog.ROUTES, *claims.ROUTES]

@@ -1,5 +1,6 @@
 """Deny by default: walk every route with every role and compare with the capability table."""
 import re
+from uuid import uuid4
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -24,12 +25,15 @@ def all_routes(app):
 def test_every_route_declares_who_may_use_it():
     app = create_app()
     undeclared = [(path, m) for path, m, h in all_routes(app)
-                  if not (h.opt.get("public") or h.opt.get("signed_in") or h.opt.get("capability") in CAPABILITIES)]
+                  if not (h.opt.get("public") or h.opt.get("signed_in") or h.opt.get("device")
+                          or h.opt.get("capability") in CAPABILITIES)]
     assert undeclared == []
     assert len(list(all_routes(app))) > 10
 
 
 def expected(handler, role):
+    if handler.opt.get("device"):
+        return False  # no person's session opens a device route (tests/web/test_scans.py covers devices)
     if handler.opt.get("public"):
         return True
     if role == "anonymous":
@@ -52,7 +56,7 @@ async def test_each_role_reaches_exactly_its_routes(role, people_world, clean_db
         for path, method, handler in sorted(all_routes(client.app), key=lambda r: r[0] == "/logout"):
             if path.startswith("/static") or handler.opt.get("public"):
                 continue
-            url = re.sub(r"\{(\w+):\w+\}", lambda m: str(ids.get(m.group(1), 1)), path)
+            url = re.sub(r"\{(\w+):(\w+)\}", lambda m: str(uuid4()) if m.group(2) == "uuid" else str(ids.get(m.group(1), 1)), path)
             response = await client.request(method, url, data={"_csrf_token": token} if method != "GET" else None,
                                             follow_redirects=False)
             denied = response.status_code == 403 or (response.status_code in (302, 303) and "/login?next=" in response.headers.get("location", ""))

@@ -1,0 +1,1 @@
+"""The points catalogue: categories, items and their value revisions with effective dates."""

@@ -1,0 +1,13 @@
+"""Points claims (积分申报 "掌上办"): a resident reports a deed with evidence; the committee reviews it weekly."""
+import os
+
+from piccolo.conf.apps import AppConfig, table_finder
+
+APP_CONFIG = AppConfig(
+    app_name="claims",
+    migrations_folder_path=os.path.join(os.path.dirname(__file__), "migrations"),
+    table_classes=table_finder(modules=["backend.claims.tables"], exclude_imported=True),
+    migration_dependencies=["backend.community.piccolo_app", "backend.people.piccolo_app", "backend.accounts.piccolo_app",
+                            "backend.ledger.piccolo_app", "backend.catalog.piccolo_app"],
+    commands=[],
+)

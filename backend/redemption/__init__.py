@@ -1,0 +1,1 @@
+"""Redemption: the points shop's goods, alliance merchants' offers, redemption windows, merchant statements."""

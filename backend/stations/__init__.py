@@ -1,0 +1,1 @@
+"""Service stations and merchant tills, and the devices paired to them."""
