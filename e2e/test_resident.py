@@ -51,3 +51,22 @@ def test_signed_out_visitor_is_sent_to_sign_in_and_back(page, server):
     expect(page).to_have_url(re.compile(r"/me$"))
     page.get_by_role("button", name="退出").click()
     expect(page).to_have_url(re.compile(r"/login$"))
+
+
+def test_my_card_opens_offline_with_the_printed_code(page, server):
+    sign_in(page, server, "resident1")
+    page.goto(server.url + "/me/card")
+    page.evaluate("navigator.serviceWorker.ready")
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.reload()  # now fetched through the service worker, which keeps a copy
+    expect(page.get_by_test_id("card-number").first).to_be_visible()
+    page.context.set_offline(True)
+    try:
+        page.reload()
+        expect(page.get_by_text("当前离线：显示的是您实体卡上的卡码").first).to_be_visible()
+        expect(page.get_by_test_id("static-code").first).to_be_visible()
+    finally:
+        page.context.set_offline(False)
+    # signing out forgets the cached card page
+    page.get_by_role("button", name="退出").click()
+    assert page.evaluate("caches.has('linli-pages')") is False

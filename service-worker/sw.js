@@ -3,7 +3,12 @@
 const SHELL_CACHE = "linli-shell-v1";
 const SHELL = ["/static/css/app.css", "/static/js/app.js", "/static/vendor/htmx.min.js",
   "/static/icons/icon-192.png", "/manifest.webmanifest",
-  "/static/css/station.css", "/static/js/station.js", "/static/vendor/jsQR.js"];
+  "/static/css/station.css", "/static/js/station.js", "/static/vendor/jsQR.js", "/static/js/my-card.js"];
+
+// A resident's own card page opens at a till even without a network (its script then shows the printed code).
+// Personal pages live in their own cache, which the page empties on sign-out.
+const PAGES_CACHE = "linli-pages";
+const OFFLINE_PAGES = ["/me/card"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
@@ -19,17 +24,19 @@ self.addEventListener("activate", (event) => {
 
 self.addEventListener("fetch", (event) => {
   const request = event.request;
-  if (request.method !== "GET" || new URL(request.url).origin !== self.location.origin) return;
+  const url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin) return;
+  const page = request.mode === "navigate" && OFFLINE_PAGES.includes(url.pathname);
   // network first, so people see fresh balances; the cache only answers when the network cannot
   event.respondWith(
     fetch(request)
       .then((response) => {
-        if (response.ok && request.url.includes("/static/")) {
+        if (response.ok && !response.redirected && (page || url.pathname.startsWith("/static/"))) {
           const copy = response.clone();
-          caches.open(SHELL_CACHE).then((cache) => cache.put(request, copy));
+          caches.open(page ? PAGES_CACHE : SHELL_CACHE).then((cache) => cache.put(page ? url.pathname : request, copy));
         }
         return response;
       })
-      .catch(() => caches.match(request).then((hit) => hit || Response.error())),
+      .catch(() => caches.match(page ? url.pathname : request).then((hit) => hit || Response.error())),
   );
 });

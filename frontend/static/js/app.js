@@ -15,6 +15,11 @@
     });
   }
 
+  // A signed-out phone must not keep showing its owner's card page from the service worker's cache.
+  document.addEventListener("submit", function (evt) {
+    if (evt.target.matches && evt.target.matches("form.logout") && window.caches) window.caches.delete("linli-pages");
+  });
+
   // (c) <form data-confirm="…"> (or a submit button with data-confirm) asks before submitting.
   // Capture phase on document: runs before htmx's own submit listener on the form, so "Cancel" stops both.
   document.addEventListener("submit", function (evt) {
