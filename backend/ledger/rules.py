@@ -32,6 +32,9 @@ class TransactionDraft:
     source_ref: str | None = None
     source_label: str | None = None
     reverses_id: int | None = None
+    # an offline redemption the station already handed out: it may take the balance below zero (the account then
+    # shows what it owes); only the offline conflict policy sets this
+    overdraft_ok: bool = False
 
 
 def check_draft(draft: TransactionDraft) -> None:

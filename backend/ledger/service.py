@@ -80,17 +80,17 @@ async def _write(draft: TransactionDraft) -> tuple[int, dict[int, int]]:
     )
     txn_id = inserted[0]["id"]
     await Posting.insert(*(Posting(txn=txn_id, account=p.account_id, amount=p.amount) for p in draft.postings))
-    balances = {account_id: await _apply(account_id, delta) for account_id, delta in rules.balance_deltas(draft.postings)}
+    balances = {account_id: await _apply(account_id, delta, draft.overdraft_ok) for account_id, delta in rules.balance_deltas(draft.postings)}
     return txn_id, balances
 
 
-async def _apply(account_id: int, delta: int) -> int:
+async def _apply(account_id: int, delta: int, overdraft_ok: bool = False) -> int:
     """Move the cached balance. The guard sits in the UPDATE itself, so it holds under concurrency:
     PostgreSQL locks the row, SQLite has a single writer."""
     query = Account.update({Account.balance: Account.balance + delta}, use_auto_update=False).where(
         (Account.id == account_id) & (Account.active == True)  # noqa: E712 — piccolo builds SQL from ==
     )
-    if delta < 0:
+    if delta < 0 and not overdraft_ok:
         query = query.where((Account.may_go_negative == True) | (Account.balance >= -delta))  # noqa: E712
     updated = await query.returning(Account.balance)
     if updated:

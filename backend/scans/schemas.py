@@ -7,6 +7,13 @@ from uuid import UUID
 import msgspec
 
 
+class DeviceVerdict(msgspec.Struct, forbid_unknown_fields=True):
+    """What an offline station showed the person at the time (judged on the device from its cached data)."""
+
+    accepted: bool
+    reason: str = "ok"  # the device's reason code when it refused
+
+
 class ScanIn(msgspec.Struct, forbid_unknown_fields=True):
     scan_id: UUID  # made on the device; a repeat gets the first answer
     scanned_at: datetime  # when the card was scanned (device clock, with time zone)
@@ -15,6 +22,8 @@ class ScanIn(msgspec.Struct, forbid_unknown_fields=True):
     details: dict[str, int | str] = {}  # item_id, event_id, goods_id, quantity, offer_id
     pin: str | None = None
     offline: bool = False  # judged on the device while offline, sent later
+    device_verdict: DeviceVerdict | None = None  # offline scans: what the station showed
+    clock_offset_ms: int | None = None  # device clock minus server clock, last measured online
 
 
 class ScanBatchIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -24,6 +24,9 @@ class ScanRequest:
     details: dict = field(default_factory=dict)
     pin: str | None = None
     offline: bool = False
+    # offline scans: what the station showed then ({"accepted": bool, "reason": str}) and its clock offset (ms)
+    device_verdict: dict | None = None
+    clock_offset_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class Outcome:
     txn_id: int | None = None
     summary: dict = field(default_factory=dict)  # what happened, for the result screen (item, hours, goods …)
     undo: dict = field(default_factory=dict)  # what the mode needs to take it back
+    flags: tuple[str, ...] = ()  # why staff should look at this scan (offline conflict policy), e.g. "overdraft"
 
 
 @dataclass(frozen=True)
@@ -151,13 +155,15 @@ def _answer(request: ScanRequest, card, accepted: bool, reason: str, outcome: Ou
 
 
 async def _store(device: DeviceRef, request: ScanRequest, card, answer: dict, outcome: Outcome | None, now: datetime) -> None:
+    flags = list(outcome.flags) if outcome else []
+    if request.offline and not rules.time_plausible(request.scanned_at, now):
+        flags.append("implausible_time")
     await Scan.insert(Scan(
         scan_id=request.scan_id, device=device.device_id, station=device.station_id, mode=request.mode,
         card_pk=card.card_pk if card else None, account=card.account_id if card else None,
         scanned_at=request.scanned_at, received_at=now, offline=request.offline, accepted=answer["accepted"],
         reason=answer["reason"], points=answer["points"], details=request.details | {"undo": outcome.undo if outcome else {}},
-        answer=answer, txn=outcome.txn_id if outcome else None,
-        flagged=request.offline and not rules.time_plausible(request.scanned_at, now),
+        answer=answer, txn=outcome.txn_id if outcome else None, flagged=bool(flags), flags=list(flags),
     ))
 
 

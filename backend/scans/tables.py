@@ -27,3 +27,4 @@ class Scan(Table, tablename="scan"):
     txn = ForeignKey(LedgerTransaction, null=True)
     undone_at = Timestamptz(null=True, default=None)
     flagged = Boolean(default=False)
+    flags = JSON(default=[])  # why it is flagged: implausible_time, overdraft, revoked_card …

@@ -10,6 +10,8 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import Body
 
+import msgspec
+
 import cards
 from backend.errors import Conflict, InvalidInput
 from backend.scans.rules import Refused
@@ -26,7 +28,9 @@ def _request(scan: ScanIn) -> service.ScanRequest:
     if scan.scanned_at.tzinfo is None:
         raise InvalidInput("naive_time", field="scanned_at")
     return service.ScanRequest(scan_id=scan.scan_id, mode=scan.mode, card=scan.card.strip()[:600],
-                               scanned_at=scan.scanned_at, details=dict(scan.details), pin=scan.pin, offline=scan.offline)
+                               scanned_at=scan.scanned_at, details=dict(scan.details), pin=scan.pin, offline=scan.offline,
+                               device_verdict=msgspec.structs.asdict(scan.device_verdict) if scan.device_verdict else None,
+                               clock_offset_ms=scan.clock_offset_ms)
 
 
 def _out(answer: dict) -> ScanOut:

@@ -202,7 +202,13 @@
     show(el("div", { class: "result-idle", "aria-busy": "true" }, T.sending));
   }
 
+  // other screens' scripts (e.g. claims awaiting the holder's confirmation) react to a result without touching this file
+  function announce(answer) {
+    document.dispatchEvent(new CustomEvent("linli:scan-result", { detail: answer }));
+  }
+
   function showAccepted(answer) {
+    announce(answer);
     const panel = el("div", { class: "result-screen result-ok", "data-testid": "result-ok" });
     panel.append(el("p", { class: "result-title" }, T.accepted));
     if (answer.holder) panel.append(el("p", { class: "result-holder", "data-testid": "result-holder" }, answer.holder));
@@ -231,6 +237,7 @@
   }
 
   function showRefused(answer) {
+    announce(answer);
     const panel = el("div", { class: "result-screen result-fail", "data-testid": "result-fail", role: "alert" });
     panel.append(el("p", { class: "result-title" }, T.refused));
     if (answer.holder) panel.append(el("p", { class: "result-holder" }, answer.holder));
