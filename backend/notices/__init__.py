@@ -1,0 +1,1 @@
+"""The monthly public notice: a frozen, fingerprinted snapshot of the month's points."""
