@@ -76,7 +76,9 @@ def test_a_claim_with_a_photo_is_approved_in_the_weekly_review_and_shows_in_hist
     expect(card).to_contain_text("参加主题读书分享会")
     expect(card).to_contain_text("待审核")
     # the photo is served to its owner, re-encoded and resized (1200 px wide stays, it fits 1600)
-    assert page.locator("#main img").first.evaluate("img => img.complete && img.naturalWidth") == 1200
+    image = page.locator("#main img").first
+    image.evaluate("img => img.complete || new Promise(done => img.addEventListener('load', done, {once: true}))")
+    assert image.evaluate("img => img.naturalWidth") == 1200
     assert_accessible(page)
     (claim_id, state, _, account, _), = claims_of(server, "resident1")
     assert state == "pending"

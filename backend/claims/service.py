@@ -384,3 +384,72 @@ async def review(principal: Principal, claim_ids: list[int], decision: str, reas
             decisions.append(Decision(claim_id, "refused", exc.code, exc.params))
     return decisions
 
+
+
+# --- confirming at the card scan: a resident without a smartphone answers at a station -----------------------
+
+DESCRIPTION_PREVIEW = 40
+
+
+async def _holder_at_station(station_id: int, card_text: str, now: datetime):
+    """The card shown at the station (URL, token or number, as scanned) and the station's community: the card
+    itself is the proof the resident is there, as at any scan."""
+    from backend.servicecards import service as cards
+    from backend.stations.tables import Station
+
+    station = await Station.select(Station.community, Station.active).where(Station.id == station_id).first()
+    if station is None or not station["active"]:
+        raise PermissionDenied("device_revoked")
+    card = await cards.resolve((card_text or "").strip()[:600], now)
+    if card.holder_person_id is None:
+        return station, card, []
+    return station, card, await Claim.select(*_columns()).where(
+        (Claim.person == card.holder_person_id) & (Claim.community == station["community"])
+        & (Claim.needs_confirmation == True) & Claim.confirmed_at.is_null() & (Claim.state == "pending")  # noqa: E712
+    ).order_by(Claim.submitted_at).order_by(Claim.id)
+
+
+async def awaiting_at_station(station_id: int, card_text: str, now: datetime) -> list[dict]:
+    """Claims a building lead filed for the card's holder that wait for them to confirm, with masked details only
+    (the station's screen faces the room): item, deed date, the description's start, who filed it (masked)."""
+    from backend.people.rules import mask_name
+
+    _station, _card, rows = await _holder_at_station(station_id, card_text, now)
+    out = []
+    for r in await _with_values(rows):
+        text = r["description"]
+        out.append({"id": r["id"], "item": r["item_name"], "category": r["category"], "points": r["points"],
+                    "deed_date": r["deed_date"].isoformat(),
+                    "description": text if len(text) <= DESCRIPTION_PREVIEW else text[:DESCRIPTION_PREVIEW] + "…",
+                    "filed_by": mask_name(r["submitted_by_name"])})
+    return out
+
+
+async def answer_at_station(station_id: int, device_id: int, claim_id: int, card_text: str, confirmed: bool,
+                            now: datetime) -> str:
+    """The holder taps "confirm" (the claim goes to the review queue) or "not mine" (it becomes `disputed`, which
+    reviewers see: someone filed a deed the resident says they did not do). Returns the claim's new state."""
+    _station, card, rows = await _holder_at_station(station_id, card_text, now)
+    if claim_id not in {r["id"] for r in rows}:
+        raise Conflict("nothing_to_confirm")
+    changes = {Claim.confirmed_at: now} if confirmed else {Claim.state: "disputed", Claim.reviewed_at: now}
+    async with atomic():
+        done = await Claim.update(changes).where(
+            (Claim.id == claim_id) & (Claim.person == card.holder_person_id) & (Claim.needs_confirmation == True)  # noqa: E712
+            & Claim.confirmed_at.is_null() & (Claim.state == "pending")).returning(Claim.id, Claim.community)
+        if not done:
+            raise Conflict("nothing_to_confirm")
+        await audit.log(None, "claim.confirm_at_station" if confirmed else "claim.dispute_at_station", "claim", claim_id,
+                        done[0]["community"], after={"station": station_id, "device": device_id, "card": card.card_number[-4:],
+                                                     "state": "pending" if confirmed else "disputed"})
+    return "pending" if confirmed else "disputed"
+
+
+async def disputed(principal: Principal, limit: int = 50) -> list[dict]:
+    """Claims filed on someone's behalf that the resident said, at a station, were not theirs: for reviewers to
+    take up with the building lead who filed them. Latest first."""
+    scope = _scope(principal)
+    if scope is None:
+        return []
+    return await _with_values(await Claim.select(*_columns()).where(scope & (Claim.state == "disputed")).order_by(
+        Claim.reviewed_at, ascending=False).limit(limit))

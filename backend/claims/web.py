@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from uuid import uuid4
 
+import msgspec
 from litestar import Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, FromQuery
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import File, Redirect, Template
 
 from backend.catalog.web import COLOUR_NAMES
 from backend.claims import photos, rules, service
 from backend.clock import local_date, zone
 from backend.errors import DomainError, InvalidInput, PermissionDenied
-from backend.web.access import load_principal
+from backend.web.access import load_device, load_principal
 from backend.web.errors import status_of
 from backend.web.i18n import N_, gettext as _, ngettext
 from backend.web.messages import reason_text
@@ -25,7 +26,8 @@ REVIEW = {"capability": "claims.review"}
 MAX_BODY = photos.MAX_BYTES + 1024 * 1024
 STATE_NAMES = {"pending": N_("Waiting for review"), "approved_once": N_("Approved once, waiting for a second reviewer"),
                "approved": N_("Approved"), "rejected": N_("Not approved"), "declined": N_("Declined by the resident"),
-               "unconfirmed": N_("Waiting for the resident to confirm")}
+               "unconfirmed": N_("Waiting for the resident to confirm"),
+               "disputed": N_("Disputed: the resident said at a station that it is not theirs")}
 DONE = {"filed": N_("Your claim was sent. The review committee looks at claims every week."),
         "filed_for": N_("The claim was filed. It goes to the review committee once the resident confirms it."),
         "confirmed": N_("Thank you: the claim now goes to the review committee."),
@@ -158,6 +160,7 @@ async def _queue_page(request: Request, grid: int | None, category: int | None, 
     principal = await load_principal(request)
     found = await service.queue(principal, grid, category, _week(week))
     context = {"queue": found, "filters": {"grid": grid, "category": category, "week": week or ""}, "flash": flash,
+               "disputed": await service.disputed(principal),
                "results": results or [], "multi_community": len({c["community_name"] for c in found.categories}) > 1,
                **HELPERS}
     return Template("claims/review.html", context=context, status_code=status)
@@ -190,4 +193,52 @@ async def decide(request: Request) -> Template:
     return await _queue_page(request, filters["grid"], filters["category"], week, flash, refused)
 
 
-ROUTES = [new_claim, file_claim, my_claims, confirm, decline, claim_photo, review_queue, decide]
+# --- at a station: the resident confirms what a building lead filed for them -------------------------------
+
+class CardIn(msgspec.Struct, forbid_unknown_fields=True):
+    card: str  # the card URL, token or number, as scanned: the card being there is the resident's proof
+
+
+def _station_words() -> dict:
+    return {"title": _("A building lead filed claims for you"),
+            "confirm": _("Yes, that is right"), "deny": _("Not mine"),
+            "confirmed": _("Thank you. The claim goes to the review committee."),
+            "denied": _("Noted: this claim will not be paid, and staff will look into it."),
+            "failed": _("Your answer was not saved. Please try again."),
+            "close": _("Close")}
+
+
+@get("/api/v1/claims/awaiting", opt={"device": True})
+async def awaiting_at_station(request: Request, card: FromQuery[str]) -> dict:
+    """Claims a building lead filed for this card's holder that wait for their confirmation (masked details),
+    each with its question in the device's language, and the words for the station's panel."""
+    device = await load_device(request)
+    rows = await service.awaiting_at_station(device.station_id, card, _now())
+    for row in rows:
+        row["question"] = _("Building lead %(lead)s filed a claim for you: %(item)s on %(date)s (“%(text)s”). Is this right?",
+                            lead=row["filed_by"], item=row["item"], date=row["deed_date"], text=row["description"])
+    return {"claims": rows, "words": _station_words()}
+
+
+async def _answer_at_station(request: Request, claim_id: int, data: CardIn, confirmed: bool) -> dict:
+    device = await load_device(request)
+    state = await service.answer_at_station(device.station_id, device.device_id, claim_id, data.card, confirmed, _now())
+    words = _station_words()
+    return {"claim_id": claim_id, "state": state, "message": words["confirmed" if confirmed else "denied"]}
+
+
+@post("/api/v1/claims/{claim_id:int}/confirm", opt={"device": True}, status_code=200)
+async def confirm_at_station(request: Request, claim_id: FromPath[int], data: CardIn = Body(title="Card")) -> dict:
+    """The holder says yes: the claim goes to the weekly review. 422 `nothing_to_confirm` when it does not wait
+    for this card's holder (any more)."""
+    return await _answer_at_station(request, claim_id, data, True)
+
+
+@post("/api/v1/claims/{claim_id:int}/deny", opt={"device": True}, status_code=200)
+async def deny_at_station(request: Request, claim_id: FromPath[int], data: CardIn = Body(title="Card")) -> dict:
+    """The holder says it is not theirs: the claim becomes `disputed`, which reviewers see."""
+    return await _answer_at_station(request, claim_id, data, False)
+
+
+ROUTES = [new_claim, file_claim, my_claims, confirm, decline, claim_photo, review_queue, decide, awaiting_at_station,
+          confirm_at_station, deny_at_station]

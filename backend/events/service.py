@@ -227,6 +227,8 @@ class StayResult:
     points: int = 0
     txn_id: int | None = None
     balance: int | None = None
+    # the catalogue item's per-person cap that left the stay without points: {"reason": code, "limit": n}
+    capped: dict | None = None
 
     @property
     def hours(self) -> float:
@@ -299,9 +301,14 @@ async def _check_out(found: dict, stay: dict, at: datetime, *, auto: bool, key: 
     if not taken:
         return None
     draft = await _points_draft(found, stay["account"], minutes, at, auto, key, source)
-    if draft is None:
-        return StayResult(stay["id"], found["title"], minutes, balance=await _balance(stay["account"]))
+    capped = await _cap_refusal(found, stay["account"]) if draft is not None else None
+    if draft is None or capped is not None:  # the hours stay recorded; the item's cap leaves out its points
+        return StayResult(stay["id"], found["title"], minutes, balance=await _balance(stay["account"]), capped=capped)
     recorded = await ledger.record(draft)
+    if found["points_per_hour"] is None and recorded.created:  # counted by the item's caps like any award
+        holder = await Account.select(Account.holder).where(Account.id == stay["account"]).first()
+        await catalog.record_award(found["item"], stay["account"], holder["holder"] if holder else None,
+                                   local_date(found["starts_at"]), recorded.transaction_id, "event")
     points = draft.postings[1].amount
     await Attendance.update({Attendance.points: points, Attendance.txn: recorded.transaction_id}).where(Attendance.id == stay["id"])
     return StayResult(stay["id"], found["title"], minutes, points, recorded.transaction_id,
@@ -328,6 +335,20 @@ async def _points_draft(found: dict, account_id: int, minutes: int, at: datetime
         source_type=source[0], source_ref=source[1],
         source_label=f"志愿服务 · {found['title']}（{hours}小时{'，自动签退' if auto else ''}）",
     )
+
+
+async def _cap_refusal(found: dict, account_id: int) -> dict | None:
+    """An event that awards a catalogue item respects the item's per-person caps per day, month and year, as the
+    award scan and claims do (counted on the event's day, like its value): None when the award fits."""
+    if found["points_per_hour"] is not None:
+        return None
+    day = local_date(found["starts_at"])
+    holder = await Account.select(Account.holder).where(Account.id == account_id).first()
+    try:
+        await catalog.check_caps(await catalog.item_on(found["item"], day), account_id, holder["holder"] if holder else None, day)
+    except Conflict as exc:
+        return {"reason": exc.code, **{k: v for k, v in exc.params.items() if isinstance(v, (int, str))}}
+    return None
 
 
 async def _balance(account_id: int) -> int | None:

@@ -1,0 +1,330 @@
+"""Micro-wishes on screen. Residents post a wish and follow it on "my wishes" (timeline, confirm and rate); volunteers
+take wishes from their community's board and complete their tasks; staff post for residents without a smartphone,
+dispatch from the dispatch board, and watch the overdue list of the "2341" clocks. Every form posts and redirects
+(works without JavaScript); HTMX swaps the dispatch board's table when filtering and the volunteer search results."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from uuid import uuid4
+
+from litestar import Request, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from backend.clock import local_date, zone
+from backend.errors import DomainError, InvalidInput, NotFound, PermissionDenied
+from backend.people.tables import Person
+from backend.web.access import load_principal
+from backend.web.errors import status_of
+from backend.web.i18n import N_, gettext as _
+from backend.web.messages import reason_text
+from backend.wishes import rules, service
+from backend.wishes.service import AS_RESIDENT, AS_STAFF
+
+POST = {"capability": "wishes.post"}
+TAKE = {"capability": "wishes.take"}
+DISPATCH = {"capability": "wishes.dispatch"}
+
+KIND_NAMES = {"repair": N_("Repair"), "visit": N_("Visit"), "errand": N_("Errand"),
+              "companionship": N_("Companionship"), "other": N_("Other help")}
+KIND_HINTS = {"repair": N_("A dripping tap, a light bulb, a door that does not close"),
+              "visit": N_("Someone to look in on an older neighbour"),
+              "errand": N_("Shopping, medicine, paperwork at the service centre"),
+              "companionship": N_("Someone to talk to, or to go for a walk with"),
+              "other": N_("Anything else a neighbour could help with")}
+STATE_NAMES = {"posted": N_("Waiting for a volunteer"), "taken": N_("A volunteer has taken it"),
+               "dispatched": N_("Sent to a volunteer"), "in_progress": N_("Being done"),
+               "completed": N_("Done, waiting for the resident to confirm"), "confirmed": N_("Confirmed"),
+               "cancelled": N_("Cancelled"), "reopened": N_("Not done yet: back to the volunteer")}
+STEP_NAMES = {"post": N_("Posted"), "take": N_("Taken from the board"), "dispatch": N_("Dispatched"),
+              "start": N_("Work started"), "complete": N_("Completed"), "confirm": N_("Confirmed and rated"),
+              "reopen": N_("Reopened"), "cancel": N_("Cancelled"), "acknowledge": N_("Seen by staff"),
+              "reply": N_("Reply"), "no_points": N_("No points posted")}
+CLOCK_NAMES = {"respond": N_("Respond within 20 minutes"), "reply": N_("Reply within 30 minutes"),
+               "coordinate": N_("Coordinate within 4 hours"), "solve": N_("Solve within 1 working day")}
+CLOCK_SHORT = {"respond": N_("respond"), "reply": N_("reply"), "coordinate": N_("coordinate"), "solve": N_("solve")}
+CLOCK_STATUS = {"running": N_("running"), "overdue": N_("overdue"), "met": N_("met"), "late": N_("late"),
+                "stopped_by_cancel": N_("cancelled")}
+ACTION_NAMES = {"take": N_("I will do it"), "start": N_("Start"), "complete": N_("Mark as done"),
+                "acknowledge": N_("Mark as seen"), "cancel": N_("Cancel the wish")}
+DONE = {"posted": N_("Your wish was posted. A volunteer or the community will answer soon."),
+        "posted_for": N_("The wish was posted for the resident."),
+        "take": N_("Thank you! The wish is now in your tasks."), "start": N_("Started."),
+        "complete": N_("Marked as done. The resident will confirm it."),
+        "acknowledge": N_("Marked as seen."), "reply": N_("The reply was sent."),
+        "dispatch": N_("The wish was dispatched."), "confirm": N_("Thank you for confirming and rating."),
+        "confirm_no_points": N_("Confirmed. No points were posted: see the timeline."),
+        "reopen": N_("The wish is back with the volunteer."), "cancel": N_("The wish was cancelled.")}
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def when(moment: datetime, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    return moment.astimezone(zone()).strftime(pattern)
+
+
+def _flash(done: str | None) -> dict | None:
+    return {"kind": "success", "text": _(DONE[done])} if done in DONE else None
+
+
+def _error(exc: DomainError) -> dict:
+    return {"kind": "error", "text": reason_text(exc.code, exc.params)}
+
+
+def _reraise(exc: DomainError) -> None:
+    """Not found and not allowed go to the error page; everything else is said on the page it came from."""
+    if isinstance(exc, (NotFound, PermissionDenied)):
+        raise exc
+
+
+HELPERS = {"KIND_NAMES": KIND_NAMES, "KIND_HINTS": KIND_HINTS, "STATE_NAMES": STATE_NAMES, "STEP_NAMES": STEP_NAMES,
+           "CLOCK_NAMES": CLOCK_NAMES, "CLOCK_SHORT": CLOCK_SHORT, "CLOCK_STATUS": CLOCK_STATUS,
+           "ACTION_NAMES": ACTION_NAMES, "KINDS": rules.KINDS, "STATES": rules.STATES, "when": when}
+
+
+async def _fields(request: Request) -> dict:
+    form = await request.form()
+    return {k: v.strip() for k, v in form.items() if k != "_csrf_token" and isinstance(v, str)}
+
+
+def _int(value: str | None, field: str) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit():
+        raise InvalidInput("invalid", field=field)
+    return int(value)
+
+
+# --- residents: post, my wishes, one wish ---------------------------------------------------------------------
+
+async def _new_page(request: Request, form: dict | None = None, flash: dict | None = None, status: int = 200,
+                    field: str | None = None) -> Template:
+    context = {"form": form or {}, "submission_key": (form or {}).get("submission_key") or uuid4().hex, "flash": flash,
+               "field": field, "max_description": rules.MAX_DESCRIPTION, **HELPERS}
+    return Template("wishes/new.html", context=context, status_code=status)
+
+
+@get("/wishes/new", opt=POST)
+async def new_wish(request: Request) -> Template:
+    await load_principal(request)
+    return await _new_page(request)
+
+
+@post("/wishes", opt=POST)
+async def post_wish(request: Request) -> Template | Redirect:
+    principal = await load_principal(request)
+    form = await _fields(request)
+    try:
+        await service.post(principal, kind=form.get("kind", ""), description=form.get("description", ""),
+                           submission_key=form.get("submission_key", ""), now=_now())
+    except DomainError as exc:
+        _reraise(exc)
+        return await _new_page(request, form, _error(exc), status_of(exc), exc.params.get("field"))
+    return Redirect("/wishes?done=posted", status_code=303)
+
+
+@get("/wishes", opt=POST)
+async def my_wishes(request: Request, done: FromQuery[str | None] = None) -> Template:
+    principal = await load_principal(request)
+    context = {"wishes": await service.my_wishes(principal, _now()), "me": principal.person_id, "flash": _flash(done),
+               **HELPERS}
+    return Template("wishes/mine.html", context=context)
+
+
+async def _wish_page(request: Request, wish_id: int, flash: dict | None = None, status: int = 200) -> Template:
+    principal = await load_principal(request)
+    view = await service.detail(principal, wish_id, _now(), AS_RESIDENT)
+    context = {"view": view, "w": view.wish, "flash": flash, "staff_desk": False, "base": f"/wishes/{wish_id}", **HELPERS}
+    return Template("wishes/detail.html", context=context, status_code=status)
+
+
+@get("/wishes/{wish_id:int}", opt=POST)
+async def wish_detail(request: Request, wish_id: FromPath[int], done: FromQuery[str | None] = None) -> Template:
+    return await _wish_page(request, wish_id, _flash(done))
+
+
+def _rating(form: dict) -> int:
+    value = form.get("rating", "")
+    if not value.isdigit():
+        raise InvalidInput("bad_rating", field="rating")
+    return int(value)
+
+
+async def _confirm(request: Request, wish_id: int, acting_as: frozenset[str], back: str) -> Template | Redirect:
+    principal = await load_principal(request)
+    form = await _fields(request)
+    try:
+        result = await service.confirm(principal, wish_id, _rating(form), form.get("comment", ""), _now(), acting_as)
+    except DomainError as exc:
+        _reraise(exc)
+        page = _wish_page if acting_as is AS_RESIDENT else _staff_wish_page
+        return await page(request, wish_id, _error(exc), status_of(exc))
+    return Redirect(f"{back}?done={'confirm_no_points' if result.withheld else 'confirm'}", status_code=303)
+
+
+@post("/wishes/{wish_id:int}/confirm", opt=POST)
+async def confirm(request: Request, wish_id: FromPath[int]) -> Template | Redirect:
+    return await _confirm(request, wish_id, AS_RESIDENT, f"/wishes/{wish_id}")
+
+
+async def _act(request: Request, wish_id: int, action: str, acting_as: frozenset[str], back: str,
+               error_page) -> Template | Redirect:
+    principal = await load_principal(request)
+    form = await _fields(request)
+    try:
+        await service.act(principal, wish_id, action, _now(), form.get("note", ""), acting_as)
+    except DomainError as exc:
+        _reraise(exc)
+        return await error_page(request, wish_id, _error(exc), status_of(exc))
+    return Redirect(f"{back}?done={action}#wish-{wish_id}", status_code=303)
+
+
+def _resident_action(action: str):
+    async def handler(request: Request, wish_id: FromPath[int]) -> Template | Redirect:
+        return await _act(request, wish_id, action, AS_RESIDENT, f"/wishes/{wish_id}", _wish_page)
+    handler.__name__ = f"resident_{action}"
+    return post(f"/wishes/{{wish_id:int}}/{action}", opt=POST, name=f"wishes.{action}")(handler)
+
+
+# --- volunteers: the board, taking and doing ----------------------------------------------------------------
+
+async def _board_page(request: Request, _wish_id: int | None = None, flash: dict | None = None, status: int = 200) -> Template:
+    principal = await load_principal(request)
+    now = _now()
+    board = await service.board(principal, now)
+    me = await Person.select(Person.community).where(Person.id == principal.person_id).first()
+    context = {"board": board, "flash": flash, "earns": await service.kind_items(me["community"], local_date(now)),
+               **HELPERS}
+    return Template("wishes/board.html", context=context, status_code=status)
+
+
+@get("/wishes/board", opt=TAKE)
+async def volunteer_board(request: Request, done: FromQuery[str | None] = None) -> Template:
+    return await _board_page(request, flash=_flash(done))
+
+
+def _volunteer_action(action: str):
+    async def handler(request: Request, wish_id: FromPath[int]) -> Template | Redirect:
+        return await _act(request, wish_id, action, AS_RESIDENT, "/wishes/board", _board_page)
+    handler.__name__ = f"volunteer_{action}"
+    return post(f"/wishes/{{wish_id:int}}/{action}", opt=TAKE, name=f"wishes.{action}")(handler)
+
+
+# --- staff: dispatch board, overdue list, one wish, posting for a resident ------------------------------------
+
+def _filters(state: str | None, grid: int | None, kind: str | None) -> dict:
+    return {"state": state or "", "grid": grid, "kind": kind or ""}
+
+
+@get("/staff/wishes", opt=DISPATCH)
+async def dispatch_board(request: Request, status: FromQuery[str | None] = None, grid: FromQuery[int | None] = None,
+                         kind: FromQuery[str | None] = None, done: FromQuery[str | None] = None) -> Template:
+    """`status` is the wish's state (`state` is a name Litestar keeps for itself)."""
+    principal = await load_principal(request)
+    found = await service.dispatch_board(principal, _now(), status or None, grid, kind or None)
+    context = {"found": found, "filters": _filters(status, grid, kind), "flash": _flash(done), "overdue_page": False,
+               **HELPERS}
+    # filtering with HTMX swaps only the table
+    template = "wishes/_table.html" if request.htmx and request.htmx.target == "wish-table" else "wishes/dispatch.html"
+    return Template(template, context=context)
+
+
+@get("/staff/wishes/overdue", opt=DISPATCH)
+async def overdue_list(request: Request) -> Template:
+    principal = await load_principal(request)
+    found = await service.dispatch_board(principal, _now(), overdue_only=True)
+    return Template("wishes/overdue.html", context={"found": found, "overdue_page": True, **HELPERS})
+
+
+async def _staff_wish_page(request: Request, wish_id: int, flash: dict | None = None, status: int = 200,
+                           q: str = "") -> Template:
+    principal = await load_principal(request)
+    view = await service.detail(principal, wish_id, _now(), AS_STAFF)
+    people, teams = await service.helpers(principal, wish_id, q)
+    context = {"view": view, "w": view.wish, "flash": flash, "staff_desk": True, "base": f"/staff/wishes/{wish_id}",
+               "q": q, "people": people, "teams": teams, **HELPERS}
+    return Template("wishes/staff_detail.html", context=context, status_code=status)
+
+
+@get("/staff/wishes/{wish_id:int}", opt=DISPATCH)
+async def staff_wish(request: Request, wish_id: FromPath[int], q: FromQuery[str] = "",
+                     done: FromQuery[str | None] = None) -> Template:
+    return await _staff_wish_page(request, wish_id, _flash(done), q=q.strip())
+
+
+@get("/staff/wishes/{wish_id:int}/helpers", opt=DISPATCH)
+async def helper_search(request: Request, wish_id: FromPath[int], q: FromQuery[str] = "") -> Template:
+    """The volunteer search's results, swapped into the dispatch form as the staff member types."""
+    principal = await load_principal(request)
+    people, teams = await service.helpers(principal, wish_id, q)
+    return Template("wishes/_helpers.html", context={"people": people, "teams": teams, "q": q.strip()})
+
+
+@post("/staff/wishes/{wish_id:int}/dispatch", opt=DISPATCH)
+async def dispatch(request: Request, wish_id: FromPath[int]) -> Template | Redirect:
+    principal = await load_principal(request)
+    form = await _fields(request)
+    try:
+        helper = form.get("helper", "")
+        kind, _sep, ref = helper.partition(":")
+        if kind not in ("p", "t") or not ref.isdigit():
+            raise InvalidInput("wish_helper_required", field="helper")
+        await service.dispatch(principal, wish_id, _now(), person_id=int(ref) if kind == "p" else None,
+                               team_id=int(ref) if kind == "t" else None, note=form.get("note", ""))
+    except DomainError as exc:
+        _reraise(exc)
+        return await _staff_wish_page(request, wish_id, _error(exc), status_of(exc), q=form.get("q", ""))
+    return Redirect(f"/staff/wishes/{wish_id}?done=dispatch", status_code=303)
+
+
+@post("/staff/wishes/{wish_id:int}/confirm", opt=DISPATCH)
+async def staff_confirm(request: Request, wish_id: FromPath[int]) -> Template | Redirect:
+    return await _confirm(request, wish_id, AS_STAFF, f"/staff/wishes/{wish_id}")
+
+
+def _staff_action(action: str):
+    async def handler(request: Request, wish_id: FromPath[int]) -> Template | Redirect:
+        return await _act(request, wish_id, action, AS_STAFF, f"/staff/wishes/{wish_id}", _staff_wish_page)
+    handler.__name__ = f"staff_{action}"
+    return post(f"/staff/wishes/{{wish_id:int}}/{action}", opt=DISPATCH, name=f"staff.wishes.{action}")(handler)
+
+
+async def _staff_new_page(request: Request, q: str, form: dict | None = None, flash: dict | None = None,
+                          status: int = 200, field: str | None = None) -> Template:
+    principal = await load_principal(request)
+    context = {"q": q, "found": await service.residents(principal, q), "form": form or {},
+               "submission_key": (form or {}).get("submission_key") or uuid4().hex, "flash": flash, "field": field,
+               "max_description": rules.MAX_DESCRIPTION, **HELPERS}
+    return Template("wishes/staff_new.html", context=context, status_code=status)
+
+
+@get("/staff/wishes/new", opt=DISPATCH)
+async def staff_new(request: Request, q: FromQuery[str] = "") -> Template:
+    return await _staff_new_page(request, q.strip())
+
+
+@post("/staff/wishes", opt=DISPATCH)
+async def staff_post(request: Request) -> Template | Redirect:
+    principal = await load_principal(request)
+    form = await _fields(request)
+    try:
+        person = _int(form.get("for_person"), "for_person")
+        if person is None:
+            raise InvalidInput("person_required", field="for_person")
+        wish_id = await service.post(principal, kind=form.get("kind", ""), description=form.get("description", ""),
+                                     submission_key=form.get("submission_key", ""), now=_now(), for_person=person)
+    except DomainError as exc:
+        _reraise(exc)
+        return await _staff_new_page(request, form.get("q", ""), form, _error(exc), status_of(exc), exc.params.get("field"))
+    return Redirect(f"/staff/wishes/{wish_id}?done=posted_for", status_code=303)
+
+
+ROUTES = [
+    new_wish, post_wish, my_wishes, wish_detail, confirm,
+    *(_resident_action(a) for a in ("reopen", "cancel")),
+    volunteer_board, *(_volunteer_action(a) for a in ("take", "start", "complete", "reply")),
+    dispatch_board, overdue_list, staff_new, staff_post, staff_wish, helper_search, dispatch, staff_confirm,
+    *(_staff_action(a) for a in ("acknowledge", "reply", "complete", "reopen", "cancel")),
+]
