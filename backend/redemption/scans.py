@@ -5,6 +5,11 @@ The scan core calls `goods_price` / `offer_price` before its transaction to deci
 Merchant offers are not bound to redemption windows: the windows are the community shop's exchange days
 (一季一兑换), while an alliance merchant accepts points whenever its offer is valid.
 
+Offline (backend/scans/offline.py, rules 4 and 5): a redemption a station accepted while offline has been handed
+over. When the balance does not cover it, it may take the balance below zero within the station's offline limit
+(flagged `overdraft`), beyond it it is refused `offline_limit_exceeded`; goods short on the shelf count take the
+stock to zero (flagged `stock_short`); an offer past its limits is accepted and flagged `offer_limit`.
+
 Locks, for concurrent tills: the stock and the offer counter move by conditional UPDATEs (the row lock on
 PostgreSQL, the single writer on SQLite), taken before the ledger's account rows; the per-person count of an
 offer is read after the offer's row is locked, so two tills cannot both take a person's last turn.
@@ -18,6 +23,7 @@ from backend.ledger import service as ledger
 from backend.ledger.rules import PostingDraft, TransactionDraft
 from backend.redemption import rules, service
 from backend.redemption.tables import Goods, Offer, OfferRedemption
+from backend.scans import offline, replay
 from backend.scans.rules import Refused
 from backend.scans.service import Outcome, ScanContext
 
@@ -29,14 +35,27 @@ def _receiving_account(ctx: ScanContext) -> int:
     return account
 
 
-async def _record(ctx: ScanContext, points: int, receiving: int, memo: str, label: str) -> ledger.Recorded:
-    """Points from the holder to the shop or merchant; InsufficientBalance refuses with `insufficient_balance`."""
-    return await ledger.record(TransactionDraft(
-        kind="redemption", memo=memo, idempotency_key=ctx.ledger_key, community_id=ctx.station["community"],
-        occurred_at=ctx.request.scanned_at,
-        postings=(PostingDraft(ctx.card.account_id, -points), PostingDraft(receiving, points)),
-        source_type="scan", source_ref=str(ctx.request.scan_id), source_label=label[:200],
-    ))
+async def _record(ctx: ScanContext, points: int, receiving: int, memo: str, label: str) -> tuple[ledger.Recorded, tuple[str, ...]]:
+    """Points from the holder to the shop or merchant, and the offline flags; InsufficientBalance refuses with
+    `insufficient_balance` (or, for what a station accepted offline, `offline_limit_exceeded`)."""
+    accepted_offline = offline.accepted_on_device(ctx.request)
+    overdraft_ok = False
+    if accepted_offline:
+        spent = await replay.spent_offline(ctx.station["id"], ctx.card.account_id, ctx.request.scanned_at)
+        overdraft_ok = offline.overdraft_verdict(spent, points, ctx.station["offline_limit"]) == "allowed"
+    try:
+        recorded = await ledger.record(TransactionDraft(
+            kind="redemption", memo=memo, idempotency_key=ctx.ledger_key, community_id=ctx.station["community"],
+            occurred_at=ctx.request.scanned_at,
+            postings=(PostingDraft(ctx.card.account_id, -points), PostingDraft(receiving, points)),
+            source_type="scan", source_ref=str(ctx.request.scan_id), source_label=label[:200], overdraft_ok=overdraft_ok,
+        ))
+    except ledger.InsufficientBalance as exc:
+        if accepted_offline:
+            raise Refused("offline_limit_exceeded", {"limit": ctx.station["offline_limit"], **exc.params}) from None
+        raise
+    balance = recorded.balances.get(ctx.card.account_id)
+    return recorded, ("overdraft",) if overdraft_ok and balance is not None and balance < 0 else ()
 
 
 # --- shop goods -----------------------------------------------------------------------------------------
@@ -67,15 +86,22 @@ async def redeem_goods(ctx: ScanContext) -> Outcome:
     goods, quantity, receiving = await _goods_choice(ctx)
     taken = await Goods.update({Goods.stock: Goods.stock - quantity}, use_auto_update=False).where(
         (Goods.id == goods["id"]) & (Goods.stock >= quantity)).returning(Goods.stock)
+    shelf, flags = quantity, ()
     if not taken:
         left = await Goods.select(Goods.stock).where(Goods.id == goods["id"]).first()
-        raise Refused("out_of_stock", {"stock": left["stock"]})
+        if not offline.accepted_on_device(ctx.request):
+            raise Refused("out_of_stock", {"stock": left["stock"]})
+        # handed out offline: the shelf had them, the count was wrong; it goes to zero, never below
+        shelf, flags = offline.stock_taken(left["stock"], quantity), ("stock_short",)
+        if shelf and not await Goods.update({Goods.stock: Goods.stock - shelf}, use_auto_update=False).where(
+                (Goods.id == goods["id"]) & (Goods.stock >= shelf)).returning(Goods.id):
+            shelf = 0
     points = rules.goods_price(goods["points"], quantity)
-    recorded = await _record(ctx, points, receiving, f"{goods['name']} ×{quantity}",
-                             f"{ctx.station['name']} · {goods['name']} ×{quantity}")
+    recorded, spent_flags = await _record(ctx, points, receiving, f"{goods['name']} ×{quantity}",
+                                          f"{ctx.station['name']} · {goods['name']} ×{quantity}")
     return Outcome(points=-points, balance=recorded.balances.get(ctx.card.account_id), txn_id=recorded.transaction_id,
                    summary={"goods": goods["name"], "quantity": quantity},
-                   undo={"goods_id": goods["id"], "quantity": quantity})
+                   undo={"goods_id": goods["id"], "quantity": shelf}, flags=flags + spent_flags)
 
 
 async def undo_goods(undo: dict) -> None:
@@ -117,7 +143,9 @@ async def _check_limits(ctx: ScanContext, offer: dict, redeemed: int) -> None:
 async def offer_price(ctx: ScanContext) -> int:
     offer, _ = await _offer_choice(ctx)
     # an offer that has run out is refused before anyone types a PIN; redeem_offer checks again under the lock
-    await _check_limits(ctx, offer, offer["redeemed_count"])
+    # (and there, one given offline past its limits is accepted and flagged)
+    if not offline.accepted_on_device(ctx.request):
+        await _check_limits(ctx, offer, offer["redeemed_count"])
     return offer["points"]
 
 
@@ -128,16 +156,27 @@ async def redeem_offer(ctx: ScanContext) -> Outcome:
     if offer["total_limit"] is not None:
         counter = counter.where(Offer.redeemed_count < offer["total_limit"])
     counted = await counter.returning(Offer.redeemed_count)
-    if not counted:
-        raise Refused("offer_limit_reached", {"limit": offer["total_limit"]})
-    await _check_limits(ctx, offer, counted[0]["redeemed_count"] - 1)
-    recorded = await _record(ctx, offer["points"], receiving, offer["title"], f"{ctx.station['name']} · {offer['title']}")
+    flags: tuple[str, ...] = ()
+    try:
+        if not counted:
+            raise Refused("offer_limit_reached", {"limit": offer["total_limit"]})
+        await _check_limits(ctx, offer, counted[0]["redeemed_count"] - 1)
+    except Refused:
+        if not offline.accepted_on_device(ctx.request):
+            raise
+        # given offline past a limit: it was given; staff see it
+        flags = ("offer_limit",)
+        if not counted:
+            await Offer.update({Offer.redeemed_count: Offer.redeemed_count + 1}, use_auto_update=False).where(
+                Offer.id == offer["id"])
+    recorded, spent_flags = await _record(ctx, offer["points"], receiving, offer["title"],
+                                          f"{ctx.station['name']} · {offer['title']}")
     redemption = await OfferRedemption.insert(OfferRedemption(
         offer=offer["id"], account=ctx.card.account_id, person=ctx.card.holder_person_id, scan_id=ctx.request.scan_id,
         txn=recorded.transaction_id, points=offer["points"], redeemed_at=ctx.request.scanned_at))
     return Outcome(points=-offer["points"], balance=recorded.balances.get(ctx.card.account_id),
                    txn_id=recorded.transaction_id, summary={"offer": offer["title"], "gives": offer["gives"]},
-                   undo={"offer_id": offer["id"], "redemption_id": redemption[0]["id"]})
+                   undo={"offer_id": offer["id"], "redemption_id": redemption[0]["id"]}, flags=flags + spent_flags)
 
 
 async def undo_offer(undo: dict) -> None:

@@ -12,6 +12,7 @@ class DeviceVerdict(msgspec.Struct, forbid_unknown_fields=True):
 
     accepted: bool
     reason: str = "ok"  # the device's reason code when it refused
+    params: dict[str, int | str] = {}  # the numbers its message needed (balance, price …)
 
 
 class ScanIn(msgspec.Struct, forbid_unknown_fields=True):

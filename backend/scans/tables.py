@@ -4,6 +4,7 @@ from piccolo.table import Table
 
 from backend.accounts.tables import Account
 from backend.ledger.tables import LedgerTransaction
+from backend.people.tables import User
 from backend.stations.tables import Device, Station
 
 
@@ -28,3 +29,18 @@ class Scan(Table, tablename="scan"):
     undone_at = Timestamptz(null=True, default=None)
     flagged = Boolean(default=False)
     flags = JSON(default=[])  # why it is flagged: implausible_time, overdraft, revoked_card …
+    # the moment it was judged at, in server time: scanned_at, or for an offline scan corrected by the device's clock
+    # offset (backend/scans/offline.py); None for scans stored before this was kept
+    judged_at = Timestamptz(null=True, default=None)
+
+
+class ScanResolution(Table, tablename="scan_resolution"):
+    """How staff settled a flagged scan (backend/scans/flagged.py): accepted as is, or reversed. One per scan;
+    a reversal is a ledger transaction of its own, never an edit."""
+
+    scan = ForeignKey(Scan, unique=True)
+    action = Varchar(length=16)  # accept | reverse
+    note = Varchar(length=500)
+    resolved_by = ForeignKey(User, null=True)
+    resolved_at = Timestamptz()
+    txn = ForeignKey(LedgerTransaction, null=True)  # the reversal

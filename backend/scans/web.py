@@ -13,12 +13,17 @@ from litestar.params import Body
 import msgspec
 
 import cards
-from backend.errors import Conflict, InvalidInput
+from litestar.params import FromPath, FromQuery
+from litestar.response import Template
+
+from backend.clock import zone
+from backend.errors import Conflict, DomainError, InvalidInput
 from backend.scans.rules import Refused
-from backend.scans import service
+from backend.scans import flagged, service
 from backend.scans.schemas import ScanBatchIn, ScanIn, ScanOut
-from backend.web.access import load_device
-from backend.web.i18n import gettext
+from backend.web.access import load_device, load_principal
+from backend.web.errors import status_of
+from backend.web.i18n import N_, gettext
 from backend.web.messages import reason_text, scan_success_text
 
 MAX_BATCH = 500
@@ -105,4 +110,71 @@ async def scan_photo(request: Request) -> dict:
     return {"card": tokens[0]}
 
 
-ROUTES = [create_scan, create_scans, undo_scan, station_config, scan_photo]
+# --- staff: flagged scans (the offline conflict policy, backend/scans/flagged.py) ---------------------------
+
+REVIEW = {"capability": "scans.review"}
+FLAG_NAMES = {
+    "clock_skew": N_("Device clock wrong"), "implausible_time": N_("Time not believable"),
+    "revoked_card": N_("Card already revoked"), "overdraft": N_("Spent beyond the balance"),
+    "stock_short": N_("Stock count short"), "offer_limit": N_("Offer limit passed"),
+    "overruled": N_("Station said yes, server said no"),
+}
+MODE_NAMES = {"checkin": N_("Check-in"), "checkout": N_("Check-out"), "award": N_("Award points"),
+              "redeem_shop": N_("Points shop"), "redeem_offer": N_("Merchant offer")}
+STATUS_NAMES = {"open": N_("Not yet resolved"), "resolved": N_("Resolved"), "all": N_("All")}
+ACTION_NAMES = {"accept": N_("Accepted as is"), "reverse": N_("Reversed")}
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(zone()).strftime("%Y-%m-%d %H:%M")
+
+
+def _filters(status: str | None, station: str | None, flag: str | None) -> flagged.Filters:
+    return flagged.Filters(status=status if status in flagged.STATUSES else "open",
+                           station=int(station) if station and station.isdigit() else None,
+                           flag=flag if flag in FLAG_NAMES else None)
+
+
+async def _flagged_page(request: Request, filters: flagged.Filters, flash: dict | None = None, status: int = 200,
+                        form: dict | None = None) -> Template:
+    principal = await load_principal(request)
+    context = {"scans": await flagged.flagged(principal, filters), "open_count": await flagged.open_count(principal),
+               "stations": await flagged.stations(principal), "filters": filters, "flash": flash, "form": form or {},
+               "FLAG_NAMES": FLAG_NAMES, "MODE_NAMES": MODE_NAMES, "STATUS_NAMES": STATUS_NAMES,
+               "ACTION_NAMES": ACTION_NAMES, "when": _local, "reason_text": reason_text}
+    return Template("scans/flagged.html", context=context, status_code=status)
+
+
+@get("/staff/flagged-scans", opt=REVIEW)
+async def flagged_scans(request: Request, status: FromQuery[str | None] = None, station: FromQuery[str | None] = None,
+                        flag: FromQuery[str | None] = None) -> Template:
+    """Scans the offline conflict policy flagged, newest first, with filters (open/resolved, station, reason)."""
+    return await _flagged_page(request, _filters(status, station, flag))
+
+
+@get("/staff/flagged-scans/count", opt=REVIEW)
+async def flagged_count(request: Request) -> Template:
+    """The number of open flagged scans, for the menu (loaded by HTMX; a plain link without JS)."""
+    count = await flagged.open_count(await load_principal(request))
+    return Template("scans/_flagged_count.html", context={"count": count})
+
+
+@post("/staff/flagged-scans/{scan_pk:int}/resolve", opt=REVIEW)
+async def resolve_flagged(request: Request, scan_pk: FromPath[int]) -> Template:
+    """Accept a flagged scan as is or reverse it; a note is required. The list comes back with what happened."""
+    principal = await load_principal(request)
+    form = await request.form()
+    filters = _filters(form.get("status"), form.get("station"), form.get("flag"))
+    try:
+        done = await flagged.resolve(principal, scan_pk, form.get("action") or "", form.get("note"),
+                                     datetime.now(timezone.utc))
+    except DomainError as exc:
+        return await _flagged_page(request, filters, {"kind": "error", "text": reason_text(exc.code, exc.params)},
+                                   status=status_of(exc), form={"scan": scan_pk, "note": form.get("note") or ""})
+    text = gettext("The scan was reversed: the points went back.") if done["action"] == "reverse" else gettext(
+        "The scan was accepted as it is.")
+    return await _flagged_page(request, filters, {"kind": "success", "text": text})
+
+
+ROUTES = [create_scan, create_scans, undo_scan, station_config, scan_photo, flagged_scans, flagged_count,
+          resolve_flagged]

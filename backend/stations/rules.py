@@ -5,7 +5,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 STATION_KINDS = ("centre", "shop", "event", "merchant")
-STATION_MODES = ("checkin", "award", "redeem_shop", "redeem_offer", "issue_cards")
+STATION_MODES = ("checkin", "award", "redeem_shop", "redeem_offer", "issue_cards", "report_in")
 PAIRING_LIFETIME = timedelta(minutes=10)
 
 

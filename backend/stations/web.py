@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromQuery
-from litestar.response import Redirect, Template
+from litestar.response import File, Redirect, Template
 
 from backend.clock import local_date, zone
 from backend.errors import DomainError, NotFound, PermissionDenied
 from backend.people.rules import require_scope
 from backend.servicecards.web import qr_markup
 from backend.settings import get_settings
-from backend.stations import rules, service
+from backend.stations import offline, rules, service
 from backend.web.access import DEVICE_COOKIE, load_device, load_principal
 from backend.web.errors import status_of
 from backend.web.i18n import N_
 from backend.web.i18n import gettext as _
-from backend.web.messages import reason_text
+from backend.web.messages import REASONS, reason_text
 
 MANAGE = {"capability": "stations.manage"}
 DEVICE = {"device": True}
@@ -29,10 +30,10 @@ KINDS = {"centre": N_("Community service centre"), "shop": N_("Points shop"), "e
          "merchant": N_("Merchant till")}
 MODES = {"checkin": N_("Check volunteers in and out"), "award": N_("Award catalogue items"),
          "redeem_shop": N_("Redeem points-shop goods"), "redeem_offer": N_("Redeem merchant offers"),
-         "issue_cards": N_("Issue and replace cards")}
+         "issue_cards": N_("Issue and replace cards"), "report_in": N_("In-service members' monthly check-in")}
 # the scan screen's buttons: a station's "checkin" mode gives two, check-in and check-out
 SCAN_MODES = {"award": N_("Award"), "checkin": N_("Check in"), "checkout": N_("Check out"),
-              "redeem_shop": N_("Shop goods"), "redeem_offer": N_("Merchant offer")}
+              "redeem_shop": N_("Shop goods"), "redeem_offer": N_("Merchant offer"), "report_in": N_("Home check-in")}
 
 
 class StationForm(msgspec.Struct):
@@ -217,12 +218,34 @@ async def pair(request: Request, code: str) -> Response:
     return response
 
 
+# the reasons the station's offline judge may give (frontend/static/js/offline-judge.mjs): the server's words for
+# the server's codes, and the device's own for what only a device offline can say
+JUDGE_REASONS = ("malformed", "unknown_version", "unknown_key", "bad_signature", "expired", "revoked", "unknown_mode",
+                 "mode_not_allowed", "event_not_found", "outside_event_hours", "already_checked_in",
+                 "already_checked_out", "not_checked_in", "item_not_allowed", "colour_not_eligible", "bad_quantity",
+                 "goods_not_allowed", "out_of_stock", "offer_not_allowed", "insufficient_balance", "pin_required",
+                 "offline_limit_exceeded", "error")
+DEVICE_REASONS = {
+    "offline_unknown_card": N_("Without the network this card cannot be checked: the station has not seen it before. "
+                               "Scan the card's code instead of typing its number, or try again when the network is back."),
+    "offline_limit_exceeded": N_("Without the network a card may spend at most %(limit)s points here today; "
+                                 "%(left)s are left. Try again when the network is back."),
+    "offline_shop_closed": N_("The points shop is closed today: redemptions are refused outside its redemption windows."),
+}
+
+
+def _reason_templates() -> dict:
+    """Reason texts with their %(name)s placeholders left in: the page fills them."""
+    out = {code: _(REASONS[code]) for code in JUDGE_REASONS}
+    return out | {code: _(text) for code, text in DEVICE_REASONS.items()}
+
+
 def _scan_strings() -> dict:
     """Every word the scan screen's script shows, in the device's language."""
     return {
         "modes": {k: _(v) for k, v in SCAN_MODES.items()},
         "choose": {"award": _("Item to award"), "checkin": _("Event"), "checkout": _("Event"),
-                   "redeem_shop": _("Goods"), "redeem_offer": _("Offer")},
+                   "redeem_shop": _("Goods"), "redeem_offer": _("Offer"), "report_in": _("Project taken on")},
         "nothing_to_choose": _("Nothing to choose from yet. Ask staff to set up this station."),
         "quantity": _("Quantity"),
         "priced": _("%(name)s (%(points)s points)"),
@@ -254,6 +277,12 @@ def _scan_strings() -> dict:
         "photo_sending": _("Reading the photo…"),
         "config_failed": _("The station settings could not be loaded. Check the connection and reload the page."),
         "choose_first": _("Choose what to do first."),
+        "offline_saved": _("Saved offline, will sync"),
+        "offline_accepted": _("Accepted on this device. It is sent to the server when the network is back."),
+        "balance_estimate": _("Balance (estimated): %(balance)s"),
+        "pending": _("Waiting to sync: %(count)s"),
+        "refused_by_server": _("Scans refused by the server: %(count)s. See the list."),
+        "reasons": _reason_templates(),
     }
 
 
@@ -261,6 +290,22 @@ def _scan_strings() -> dict:
 async def scan_screen(request: Request) -> Template:
     device = await load_device(request)
     return Template("stations/scan.html", context={"device": device, "strings": _scan_strings()})
+
+
+@get("/station/queue", opt=DEVICE)
+async def queue_page(request: Request) -> Template:
+    """The scans this device saved while offline and their state (the list lives on the device, in IndexedDB)."""
+    device = await load_device(request)
+    strings = {
+        "states": {"pending": _("Waiting"), "sending": _("Sending"), "done": _("Sent"), "refused": _("Refused by the server")},
+        "modes": {k: _(v) for k, v in SCAN_MODES.items()},
+        "shown_ok": _("Accepted"), "shown_refused": _("Refused"),
+        "empty": _("No scans were saved offline on this device."),
+        "unavailable": _("This browser cannot keep scans offline."),
+        "sent": _("Replay finished."),
+        "reasons": _reason_templates(),
+    }
+    return Template("stations/queue.html", context={"device": device, "strings": strings})
 
 
 @get("/station/device", opt=DEVICE)
@@ -271,5 +316,28 @@ async def device_info(request: Request) -> Template:
     return Template("stations/device.html", context={"device": device, "paired": _local(row["paired_at"])})
 
 
+@get("/api/v1/station/offline", opt=DEVICE)
+async def station_offline_data(request: Request) -> Response:
+    """Everything the device needs to judge scans by itself while the network is down (backend/stations/offline.py).
+    The device refreshes it while online; `server_time` also measures its clock's offset."""
+    device = await load_device(request)
+    body = await offline.offline_data(device.station_id, _now())
+    return Response(body, headers={"Cache-Control": "no-store"})
+
+
+# the offline scan queue's modules (service-worker/src), for the service worker and the station page to import
+QUEUE_MODULES = Path(__file__).resolve().parents[2] / "service-worker" / "src"
+
+
+@get("/sw-src/{name:str}", opt={"public": True}, include_in_schema=False)
+async def queue_module(name: str) -> File:
+    path = QUEUE_MODULES / name
+    # only the modules themselves: a name is a file in that folder, never a path
+    if "/" in name or "\\" in name or not name.endswith(".mjs") or not path.is_file():
+        raise NotFound("not_found")
+    return File(path, content_disposition_type="inline", media_type="text/javascript",
+                headers={"Cache-Control": "no-cache"})
+
+
 ROUTES = [station_list, new_station, create_station, station_page, new_pairing, revoke_device, pair_page, pair,
-          scan_screen, device_info]
+          scan_screen, device_info, station_offline_data, queue_module, queue_page]

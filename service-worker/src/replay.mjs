@@ -24,7 +24,8 @@ export const DEFAULTS = Object.freeze({
   maxRetryAfterMs: 3_600_000, // a Retry-After is honoured, up to an hour
 });
 // the fields of backend/scans/schemas.py ScanIn; the server forbids unknown fields (a 400 for the whole batch)
-export const WIRE_FIELDS = Object.freeze(["scan_id", "scanned_at", "mode", "card", "details", "pin", "offline"]);
+export const WIRE_FIELDS = Object.freeze(["scan_id", "scanned_at", "mode", "card", "details", "pin", "offline",
+  "device_verdict", "clock_offset_ms"]);
 
 /** What an HTTP status means for a scan: "done", "retry" or "final". */
 export function classifyStatus(status) {
@@ -58,6 +59,15 @@ export function toWire(record) {
   const out = { scan_id: record.scan_id, scanned_at: record.scanned_at, mode: record.mode, card: record.card,
     details: record.details ?? {}, offline: true };
   if (typeof record.pin === "string") out.pin = record.pin;
+  // what the operator was shown (the server's conflict policy weighs it): exactly DeviceVerdict's two fields
+  const local = record.local;
+  if (local && typeof local.accepted === "boolean") {
+    out.device_verdict = { accepted: local.accepted, reason: typeof local.reason === "string" && local.reason ? local.reason : "ok",
+      params: scalarParams(local.params) };
+  }
+  // device clock minus server clock, as last measured online (clock.mjs measures server minus device)
+  const offset = record.clock && record.clock.device_minus_server_ms;
+  if (Number.isInteger(offset)) out.clock_offset_ms = offset;
   return out;
 }
 
@@ -298,3 +308,12 @@ async function postBatch({ fetch, url, records, timeoutMs, now, clock }) {
 }
 
 export { STATES };
+
+// the words of a refusal need its numbers (balance, price …); only flat scalars travel, as the server accepts
+function scalarParams(params) {
+  const out = {};
+  for (const [key, value] of Object.entries(params || {})) {
+    if (typeof value === "string" || (typeof value === "number" && Number.isInteger(value))) out[key] = value;
+  }
+  return out;
+}

@@ -460,6 +460,20 @@ test("the request: POST JSON with same-origin credentials and exactly the server
   assert.ok(!("pin" in scans[1]), "no pin: the field is left out");
 });
 
+test("the device's verdict and clock offset travel as ScanIn's device_verdict and clock_offset_ms, nothing more", () => {
+  const record = { scan_id: "x", scanned_at: "2026-11-01T09:00:00+08:00", mode: "award", card: "c", details: {},
+    local: { accepted: false, reason: "insufficient_balance", params: { balance: 3, needed: 10, note: { x: 1 }, ratio: 0.5 },
+      holder: "王*明", points: 0, card_id: "ab" },
+    clock: { device_minus_server_ms: -1500, reason: "ok" } };
+  const wire = toWire(record);
+  // the message's numbers travel; nested or fractional values do not (the server takes flat whole numbers/text)
+  assert.deepEqual(wire.device_verdict, { accepted: false, reason: "insufficient_balance", params: { balance: 3, needed: 10 } });
+  assert.equal(wire.clock_offset_ms, -1500);
+  const bare = toWire({ ...record, local: null, clock: null });
+  assert.ok(!("device_verdict" in bare) && !("clock_offset_ms" in bare));
+  assert.deepEqual(toWire({ ...record, local: { accepted: true } }).device_verdict, { accepted: true, reason: "ok", params: {} });
+});
+
 test("replay feeds the clock-skew measurement from the answer's Date header", async () => {
   const { store, clock } = setup();
   await queue(store, 1);

@@ -11,7 +11,8 @@
   // (b) Register the service worker; the site works the same without it.
   if ("serviceWorker" in navigator) {
     window.addEventListener("load", function () {
-      navigator.serviceWorker.register("/sw.js").catch(function () {});
+      // a module worker: it imports the offline scan queue (/sw-src/); updateViaCache "none" rechecks those too
+      navigator.serviceWorker.register("/sw.js", { type: "module", updateViaCache: "none" }).catch(function () {});
     });
   }
 

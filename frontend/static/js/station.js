@@ -1,7 +1,15 @@
 // The station scan screen (stations/scan.html). Every input — camera, keyboard-wedge scanner, typed card number,
 // Web NFC, a photo decoded on the server — ends in the same scan(): POST /api/v1/scans, then a big green or red
-// result. What the station offers (modes and their choices) comes from GET /api/v1/station; every word shown
+// result. What the station offers (modes and their choices) comes from GET /api/v1/station/offline (its `config`,
+// the same as GET /api/v1/station); every word shown
 // comes translated from the page (#station-strings).
+//
+// Offline (ARCHITECTURE.md "Offline"): the station keeps GET /api/v1/station/offline (config, card keys, revoked
+// cards, rosters, known cards' balances, its offline limit) in IndexedDB and refreshes it while online. When the
+// network is down (or a scan's POST gets no answer, a 5xx, 409 or 429) the scan is judged on the device
+// (offline-judge.mjs), shown "saved offline, will sync", and its RECORD is queued (service-worker/src, the same
+// scan_id: a scan that did reach the server is answered as a duplicate). The queue replays to the batch endpoint
+// here (on load, on "online", on a back-off timer) and in the service worker (Background Sync, worker start).
 (function () {
   "use strict";
   const root = document.getElementById("station");
@@ -11,6 +19,10 @@
   const resultBox = $("result");
   const input = $("scan-input");
   const STORE = "linli.station." + root.getAttribute("data-station");
+  const DEVICE = Number(root.getAttribute("data-device")) || null;
+  const ONLINE_TIMEOUT_MS = 8000; // an online scan waits this long for an answer, then is judged here and queued
+  const REFRESH_MS = 5 * 60 * 1000; // the offline data is fetched again this often while online
+  const SYNC_TAG = "linli-scans";
   const UNDO_MS = 2 * 60 * 1000;
   const SAME_CODE_MS = 3000;
   const FRAME_MS = 125; // ~8 frames a second is plenty for a card held still, and spares a phone's battery
@@ -18,13 +30,14 @@
   // A station mode ("checkin") may give several scan modes; each scan mode takes its choices from one key of
   // the station config and sends the chosen id as one detail.
   const SCAN_MODES = { checkin: ["checkin", "checkout"], award: ["award"], redeem_shop: ["redeem_shop"],
-    redeem_offer: ["redeem_offer"] };
+    redeem_offer: ["redeem_offer"], report_in: ["report_in"] };
   const CHOICES = {
     award: { config: "award_items", detail: "item_id" },
     checkin: { config: "events", detail: "event_id" },
     checkout: { config: "events", detail: "event_id" },
     redeem_shop: { config: "goods", detail: "goods_id", quantity: true },
     redeem_offer: { config: "offers", detail: "offer_id" },
+    report_in: { config: "report_projects", detail: "project_id" },
   };
 
   let config = null;
@@ -167,19 +180,25 @@
   async function send(body) {
     busy = true;
     showSending();
+    if (navigator.onLine === false && offline.judge) {
+      await judgeHere(body);
+      return;
+    }
     let response, answer;
     try {
-      response = await fetch("/api/v1/scans", { method: "POST", credentials: "same-origin", body: JSON.stringify(body),
-        headers: { "Content-Type": "application/json", Accept: "application/json" } });
+      response = await fetchWithin("/api/v1/scans", { method: "POST", credentials: "same-origin", body: JSON.stringify(body),
+        headers: { "Content-Type": "application/json", Accept: "application/json" } }, ONLINE_TIMEOUT_MS);
       answer = await response.json();
     } catch (e) {
-      response = null;
+      if (!response || response.ok || response.status >= 500) response = null;
     } finally {
       busy = false;
     }
-    // the scan API's meaning of a status: 2xx saved, 409/429/5xx or no answer "try again", other 4xx final
+    // the scan API's meaning of a status: 2xx saved, 409/429/5xx or no answer "try again", other 4xx final;
+    // "try again" is judged here and queued with the same scan_id when the station has its offline data
     if (!response || response.status === 409 || response.status === 429 || response.status >= 500 || !answer) {
-      showRetry(body);
+      if (offline.judge) await judgeHere(body);
+      else showRetry(body);
     } else if (response.ok) {
       showAccepted(answer);
     } else if (answer.reason === "pin_required" || answer.reason === "wrong_pin") {
@@ -207,10 +226,16 @@
     document.dispatchEvent(new CustomEvent("linli:scan-result", { detail: answer }));
   }
 
-  function showAccepted(answer) {
+  // judged on this device while offline: saved in the queue, sent when the network is back
+  function offlineMark(panel) {
+    panel.append(el("p", { class: "result-offline", "data-testid": "result-offline" }, T.offline_saved));
+  }
+
+  function showAccepted(answer, here) {
     announce(answer);
     const panel = el("div", { class: "result-screen result-ok", "data-testid": "result-ok" });
     panel.append(el("p", { class: "result-title" }, T.accepted));
+    if (here) offlineMark(panel);
     if (answer.holder) panel.append(el("p", { class: "result-holder", "data-testid": "result-holder" }, answer.holder));
     panel.append(el("p", { class: "result-message" }, answer.message));
     Object.values(answer.summary || {}).filter((v) => typeof v === "string")
@@ -220,10 +245,10 @@
         (answer.points > 0 ? "+" : "−") + Math.abs(answer.points)));
     }
     if (answer.balance !== null && answer.balance !== undefined) {
-      panel.append(el("p", { class: "result-balance" }, fill(T.balance, { balance: answer.balance })));
+      panel.append(el("p", { class: "result-balance" }, fill(here ? T.balance_estimate : T.balance, { balance: answer.balance })));
     }
     const buttons = el("div", { class: "btn-row" });
-    if (!answer.duplicate) {
+    if (!answer.duplicate && !here) {
       const undoButton = el("button", { type: "button", class: "btn btn-secondary btn-lg" }, T.undo);
       undoButton.addEventListener("click", () => undo(answer.scan_id));
       buttons.append(undoButton);
@@ -236,10 +261,11 @@
     cue(true);
   }
 
-  function showRefused(answer) {
+  function showRefused(answer, here) {
     announce(answer);
     const panel = el("div", { class: "result-screen result-fail", "data-testid": "result-fail", role: "alert" });
     panel.append(el("p", { class: "result-title" }, T.refused));
+    if (here) offlineMark(panel);
     if (answer.holder) panel.append(el("p", { class: "result-holder" }, answer.holder));
     panel.append(el("p", { class: "result-message", "data-testid": "result-reason" }, answer.message));
     const buttons = el("div", { class: "btn-row" });
@@ -410,7 +436,9 @@
 
   const context = canvas.getContext("2d", { willReadFrequently: true });
   function decodeFrame() {
-    if (busy || pinOpen || video.readyState < 2 || !video.videoWidth) return;
+    // nothing is decoded before the station's settings are there: a card seen then would count as "seen" and
+    // not be scanned once they arrive (it is still in front of the camera)
+    if (busy || pinOpen || !config || video.readyState < 2 || !video.videoWidth) return;
     // a smaller frame decodes faster; a card held at the camera stays large enough
     const scale = Math.min(1, 640 / video.videoWidth);
     const w = Math.round(video.videoWidth * scale);
@@ -480,18 +508,183 @@
 
   // --- start: the station's modes and choices ------------------------------------------------------------
 
-  resultBox.setAttribute("data-idle", resultBox.textContent.trim());
-  fetch("/api/v1/station", { credentials: "same-origin", headers: { Accept: "application/json" } })
-    .then((r) => r.json().catch(() => ({})).then((body) => (r.ok ? body : Promise.reject(body))))
-    .then((loaded) => {
-      config = loaded;
-      renderModes();
-      focusInput();
-    })
-    .catch((refused) => {
+  // --- offline: the cached data, the judge on the device, the queue and its replay --------------------------
+
+  const offline = { modules: null, store: null, clock: null, data: null, judge: null, timer: null };
+
+  function fetchWithin(url, init, ms) {
+    const controller = window.AbortController ? new AbortController() : null;
+    const timer = window.setTimeout(() => controller && controller.abort(), ms);
+    return fetch(url, Object.assign({ signal: controller ? controller.signal : undefined }, init))
+      .finally(() => window.clearTimeout(timer));
+  }
+
+  function reasonText(verdict) {
+    const params = Object.assign({}, verdict.params || {});
+    ["opens", "closes"].forEach((k) => { if (params[k]) params[k] = clock(params[k]); });
+    return fill(T.reasons[verdict.reason] || T.reasons.error, params);
+  }
+
+  // the same big result, from the device's own judgement; the scan RECORD is on disk before "saved" is shown
+  async function judgeHere(body) {
+    busy = true;
+    try {
+      if (!offline.modules.judge.OFFLINE_MODES.includes(body.mode)) {
+        showRetry(body); // a mode the device cannot judge by itself: not saved, as before
+        return;
+      }
+      const effects = offline.modules.judge.offlineEffects(await offline.store.all(), offline.data.fetched_at);
+      const verdict = await offline.judge.judge(body, effects, Date.now());
+      if (verdict.reason === "pin_required") {
+        openPinPad(body, { message: reasonText(verdict) });
+        return;
+      }
+      const best = offline.clock.best();
+      const check = offline.clock.check(body.scanned_at);
+      await offline.store.add(Object.assign({}, body, { device_id: DEVICE, local: verdict,
+        clock: { device_minus_server_ms: best ? -best.offsetMs : null, reason: check.reason } }));
+      requestSync();
+      refreshCount();
+      const answer = { scan_id: body.scan_id, mode: body.mode, accepted: verdict.accepted, reason: verdict.reason,
+        holder: verdict.holder, points: verdict.points, balance: verdict.balance, summary: verdict.summary,
+        offline: true, duplicate: false, message: verdict.accepted ? T.offline_accepted : reasonText(verdict) };
+      if (verdict.accepted) showAccepted(answer, true);
+      else showRefused(answer, true);
+    } catch (e) {
+      showRetry(body); // not even saved on the device (storage full or broken): say so, never pretend
+    } finally {
+      busy = false;
+    }
+  }
+
+  function requestSync() {
+    if (!navigator.serviceWorker) return;
+    navigator.serviceWorker.ready
+      .then((registration) => registration.sync && registration.sync.register(SYNC_TAG))
+      .catch(() => { /* no Background Sync here: the page's own timer and the "online" event replay */ });
+  }
+
+  async function refreshCount() {
+    if (!offline.store) return;
+    let waiting = 0, refused = 0;
+    try {
+      waiting = await offline.store.count(["pending", "sending"]);
+      refused = await offline.store.count("refused");
+    } catch (e) { return; }
+    const counter = $("queue-count");
+    counter.hidden = false;
+    counter.setAttribute("data-count", String(waiting));
+    counter.textContent = fill(T.pending, { count: waiting });
+    const note = $("queue-refused");
+    note.hidden = refused === 0;
+    $("queue-refused-link").textContent = fill(T.refused_by_server, { count: refused });
+  }
+
+  function showConnection() {
+    $("offline-banner").hidden = navigator.onLine !== false;
+  }
+
+  async function replayNow(force) {
+    if (!offline.store || navigator.onLine === false) return;
+    let summary = null;
+    try {
+      summary = await offline.modules.replay.replayOnce({ store: offline.store, force: Boolean(force), clock: offline.clock });
+      await offline.store.setMeta("clock", offline.clock.toJSON());
+    } catch (e) { summary = null; }
+    await refreshCount();
+    window.clearTimeout(offline.timer);
+    if (summary && summary.nextAttemptAt !== null && !summary.blocked) {
+      const wait = Math.min(Math.max(summary.nextAttemptAt - Date.now(), 1000), REFRESH_MS);
+      offline.timer = window.setTimeout(() => replayNow(false), wait);
+    }
+    // what the server now knows (balances, rosters) is worth having before the next offline spell
+    if (summary && summary.done + summary.refused > 0) loadData();
+  }
+
+  async function useData(data) {
+    offline.data = data;
+    config = data.config;
+    if (offline.modules) {
+      try { offline.judge = await offline.modules.judge.OfflineJudge.from(data); } catch (e) { offline.judge = null; }
+    }
+  }
+
+  // the station's data: fresh from the server (also a clock sample), else the copy kept on the device
+  async function loadData() {
+    let refused = null;
+    try {
+      const sentAt = Date.now();
+      const response = await fetchWithin("/api/v1/station/offline", { credentials: "same-origin", cache: "no-store",
+        headers: { Accept: "application/json" } }, 15000);
+      const receivedAt = Date.now();
+      const body = await response.json().catch(() => ({}));
+      if (response.ok) {
+        body.fetched_at = receivedAt;
+        if (offline.store) {
+          offline.clock.observe(Date.parse(body.server_time), sentAt, receivedAt, 0);
+          await offline.store.setMeta("clock", offline.clock.toJSON()).catch(() => {});
+          await offline.store.setMeta("offline_data", body).catch(() => {});
+        }
+        await useData(body);
+        return { ok: true, fresh: true };
+      }
+      // the server answered no (a device switched off meanwhile): its own words, and no offline judging
+      if (response.status >= 400 && response.status < 500) refused = body;
+    } catch (e) { /* no network: the copy on the device */ }
+    if (refused) {
+      offline.judge = null;
+      return { refused };
+    }
+    const kept = offline.store ? await offline.store.getMeta("offline_data").catch(() => undefined) : undefined;
+    // a device paired to another station since keeps nothing of the old one's
+    if (kept && !offline.data && String(kept.station && kept.station.id) === root.getAttribute("data-station")) await useData(kept);
+    return { ok: Boolean(offline.data) };
+  }
+
+  async function loadModules() {
+    try {
+      const [queue, replay, skew, judge] = await Promise.all([import("/sw-src/queue-store.mjs"),
+        import("/sw-src/replay.mjs"), import("/sw-src/clock.mjs"), import("/static/js/offline-judge.mjs")]);
+      offline.modules = { queue, replay, skew, judge };
+      offline.store = new queue.QueueStore();
+      offline.clock = skew.ClockSkew.fromJSON(await offline.store.getMeta("clock"));
+    } catch (e) {
+      // no IndexedDB or modules: the station works online only, as before
+      offline.modules = null;
+      offline.store = null;
+    }
+  }
+
+  async function start() {
+    await loadModules();
+    const loaded = await loadData();
+    if (loaded.refused || !config) {
       // a device switched off meanwhile gets the server's own words for it
-      $("station-error").textContent = (refused && refused.message) || T.config_failed;
+      $("station-error").textContent = (loaded.refused && loaded.refused.message) || T.config_failed;
       $("station-error").hidden = false;
+      return;
+    }
+    renderModes();
+    focusInput();
+    showConnection();
+    // the list of queued scans opens offline too (the service worker serves it from this cache)
+    if (loaded.fresh && window.caches) window.caches.open("linli-station").then((c) => c.add("/station/queue")).catch(() => {});
+    await refreshCount();
+    // scans the server recorded a week ago are of no more use on the device (nothing else is ever deleted)
+    if (offline.store) offline.store.prune({ olderThanDays: 7 }).catch(() => {});
+    replayNow(false);
+    window.setInterval(() => { if (navigator.onLine !== false) loadData(); }, REFRESH_MS);
+  }
+
+  window.addEventListener("online", () => { showConnection(); replayNow(true); });
+  window.addEventListener("offline", showConnection);
+  if (navigator.serviceWorker) {
+    navigator.serviceWorker.addEventListener("message", (event) => {
+      if (event.data && event.data.type === "linli:queue") refreshCount();
     });
+  }
+
+  resultBox.setAttribute("data-idle", resultBox.textContent.trim());
+  start();
   if (saved.camera !== "off") startCamera();
 })();
