@@ -165,7 +165,9 @@ def demo_load() -> None:
 @click.option("--host", help="Address to listen on [default: LINLI_HOST or 127.0.0.1].")
 @click.option("--port", type=int, help="Port to listen on [default: LINLI_PORT or 8000].")
 @click.option("--reload", is_flag=True, help="Restart when the code changes (development).")
-def serve(host: str | None, port: int | None, reload: bool) -> None:
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Server processes (PostgreSQL only: SQLite has one writer, so one process serves it best).")
+def serve(host: str | None, port: int | None, reload: bool, workers: int) -> None:
     """Run the web application.
 
     Refuses to start (exit 2) if the database is unreachable or behind its migrations."""
@@ -176,10 +178,12 @@ def serve(host: str | None, port: int | None, reload: bool) -> None:
     async def ready() -> None:
         pass  # _run has already checked that the database is reachable and migrated
 
-    _run(ready)
     settings = get_settings()
+    if workers > 1 and not settings.is_postgres:
+        _fail("--workers above 1 needs PostgreSQL (SQLite is served by one process)")
+    _run(ready)
     uvicorn.run("backend.app:create_app", factory=True, host=host or settings.host, port=port or settings.port,
-                reload=reload)
+                reload=reload, workers=workers if workers > 1 else None)
 
 
 # --- users ----------------------------------------------------------------------------------------------
@@ -239,26 +243,35 @@ def ledger() -> None:
 
 @ledger.command()
 def verify() -> None:
-    """Prove every cached balance equals the sum of its postings and every transaction sums to zero.
+    """Prove every cached balance equals the sum of its postings, every transaction sums to zero, and every
+    monthly notice's fingerprint still matches the ledger (a closed month was not rewritten).
 
     Exits 1 and lists the problems if not."""
     from backend.accounts.tables import Account
     from backend.ledger import service
     from backend.ledger.tables import LedgerTransaction
 
-    async def work() -> tuple[list[Any], int, int]:
-        return await service.verify(), await Account.count(), await LedgerTransaction.count()
+    from backend.notices import service as notices
 
-    problems, accounts, transactions = _run(work)
-    if not problems:
-        click.echo(f"ledger OK: {accounts} accounts, {transactions} transactions")
+    async def work() -> tuple[list[Any], list[Any], int, int, int]:
+        return (await service.verify(), await notices.verify_chain(), await Account.count(),
+                await LedgerTransaction.count(), await notices.Notice.count())
+
+    problems, chain, accounts, transactions, notice_count = _run(work)
+    if not problems and not chain:
+        notices_ok = f", {notice_count} monthly notice fingerprint(s) match" if notice_count else ""
+        click.echo(f"ledger OK: {accounts} accounts, {transactions} transactions{notices_ok}")
         return
     for p in problems:
         if p.what == "balance_mismatch":
             click.echo(f"balance_mismatch: account {p.ref} has balance {p.found}, its postings sum to {p.expected}")
         else:
             click.echo(f"{p.what}: transaction {p.ref} postings sum to {p.found}, expected {p.expected}")
-    _fail(f"ledger has {len(problems)} problem(s)")
+    # a monthly notice whose fingerprint no longer matches: a ledger row of a closed month was changed afterwards
+    for c in chain:
+        click.echo(f"{c.what}: monthly notice {c.notice_id} (community {c.community_id}, {c.month}) carries "
+                   f"fingerprint {c.found or '(none)'}, the ledger now gives {c.expected}: its history was rewritten")
+    _fail(f"ledger has {len(problems) + len(chain)} problem(s)")
 
 
 if __name__ == "__main__":

@@ -1,29 +1,287 @@
-"""The database engine and the one way services open a write transaction."""
+"""The database engine, the one way services open a write transaction, and the few primitives the hot paths
+use: raw parameterised SQL on the current transaction's connection, and short-lived in-process caches."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
+import sqlite3
+import threading
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, Hashable
 
 from piccolo.engine.base import Engine
 from piccolo.engine.finder import engine_finder
-from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 
 
 class DatabaseUnavailable(RuntimeError):
     pass
 
 
+# --- in-process caches ---------------------------------------------------------------------------------------
+
+class TTLCache:
+    """A few rows that rarely change (a device, a station, an item's value today), kept for `seconds` in this
+    process. The process that changes such a row calls `forget` at once; other processes see it within `seconds`."""
+
+    def __init__(self, seconds: float, max_size: int = 10_000):
+        self.seconds = seconds
+        self.max_size = max_size
+        self._rows: dict[Hashable, tuple[float, Any]] = {}
+        _CACHES.append(self)
+
+    def get(self, key: Hashable, default: Any = None) -> Any:
+        found = self._rows.get(key)
+        if found is None or time.monotonic() >= found[0]:
+            return default
+        return found[1]
+
+    def put(self, key: Hashable, value: Any) -> Any:
+        if len(self._rows) >= self.max_size:
+            self._rows.clear()  # crude, and never reached by a real deployment's few stations and items
+        self._rows[key] = (time.monotonic() + self.seconds, value)
+        return value
+
+    def forget(self, key: Hashable | None = None) -> None:
+        if key is None:
+            self._rows.clear()
+        else:
+            self._rows.pop(key, None)
+
+
+_CACHES: list[TTLCache] = []
+
+
+def forget_caches() -> None:
+    """Drop every cached row (after bulk changes: migrations, tests emptying tables)."""
+    for cache in _CACHES:
+        cache.forget()
+
+
+_BULK = ("DELETE", "TRUNCATE", "DROP", "UPDATE", "INSERT", "ALTER", "CREATE")
+
+
+def _bulk_change(ddl: str) -> bool:
+    return ddl.lstrip().upper().startswith(_BULK)
+
+
+# --- SQLite ------------------------------------------------------------------------------------------------
+
+class _Done:
+    """The result of a statement already run: what piccolo awaits or enters (`async with conn.execute(...)`)."""
+
+    __slots__ = ("cursor",)
+
+    def __init__(self, cursor: sqlite3.Cursor):
+        self.cursor = cursor
+
+    def __await__(self):
+        if False:  # pragma: no cover — makes this a generator: awaiting returns at once
+            yield
+        return self
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        self.cursor.close()
+
+    async def fetchall(self) -> list:
+        return self.cursor.fetchall()
+
+    async def fetchone(self):
+        return self.cursor.fetchone()
+
+    @property
+    def lastrowid(self):
+        return self.cursor.lastrowid
+
+
+# the writer's commits between two WAL checkpoints (a scan group's commit writes some tens of pages; SQLite's own
+# automatic checkpoint comes every 1,000)
+CHECKPOINT_EVERY = 20
+
+
+class LoopConnection:
+    """A plain sqlite3 connection used on the event loop's own thread. Only for work that never waits on a lock:
+    statements inside a write transaction that already holds SQLite's write lock, and reads (WAL: readers never
+    wait). A short statement takes tens of microseconds; handing it to a worker thread and back costs more than
+    that, and under load the hand-off waits for the GIL (which made scans take hundreds of milliseconds)."""
+
+    def __init__(self, path: str, timeout: float):
+        self.timeout_ms = int(timeout * 1000)
+        self.raw = sqlite3.connect(path, detect_types=sqlite3.PARSE_DECLTYPES | sqlite3.PARSE_COLNAMES,
+                                   isolation_level=None, check_same_thread=False, timeout=timeout)
+        self.raw.row_factory = dict_factory
+        self.raw.execute("PRAGMA foreign_keys = 1")
+        self.raw.execute("PRAGMA synchronous = NORMAL")
+        # never wait inside SQLite on the loop's thread: begin_immediate waits for other processes instead; once
+        # it holds the write lock nothing else of this connection waits (WAL readers never do)
+        self.raw.execute("PRAGMA busy_timeout = 0")
+        # the hot tables' indexes stay in this connection's page cache (SQLite's default: 2 MB)
+        self.raw.execute("PRAGMA cache_size = -16384")  # 16 MB
+        self.path, self.commits, self.checkpointing, self.checkpointer = path, 0, False, None
+
+    def checkpoint_in_background(self) -> None:
+        """For the writer: copy the WAL back into the database file on a worker thread now and then, instead of
+        inside a commit on the loop (SQLite's automatic checkpoint, which also fsyncs: milliseconds)."""
+        self.raw.execute("PRAGMA wal_autocheckpoint = 0")
+
+    def committed(self) -> None:
+        self.commits += 1
+        if self.commits >= CHECKPOINT_EVERY and not self.checkpointing:
+            self.commits, self.checkpointing = 0, True
+            done = asyncio.get_running_loop().run_in_executor(None, self._checkpoint)
+            done.add_done_callback(lambda _: setattr(self, "checkpointing", False))
+
+    def _checkpoint(self) -> None:
+        try:
+            if self.checkpointer is None:
+                self.checkpointer = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                                    timeout=self.timeout_ms / 1000)
+            self.checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")  # never blocks the writer or readers
+        except sqlite3.Error:
+            pass  # the next one will try again; meanwhile the WAL just grows
+
+    # what piccolo calls on a transaction's connection
+    row_factory = property(lambda self: self.raw.row_factory, lambda self, value: None)
+
+    def execute(self, sql: str, args=()) -> _Done:
+        return _Done(self.raw.execute(sql, args))
+
+    def rows(self, sql: str, args=()) -> list[dict]:
+        return self.raw.execute(sql, args).fetchall()
+
+    async def begin_immediate(self) -> None:
+        """Take the write lock. If another process holds it, wait (up to the engine's timeout) without blocking
+        the loop: this connection's busy timeout is 0, so SQLite answers "busy" at once and we sleep here."""
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        pause = 0.001
+        while True:
+            try:
+                self.raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    async def commit(self) -> None:
+        self.raw.execute("COMMIT")
+
+    async def close(self) -> None:
+        pass  # kept for the next transaction
+
+
+class _WriteTransaction(SQLiteTransaction):
+    """BEGIN IMMEDIATE on this thread's writer connection, kept open between transactions, its statements run
+    on the loop (it holds the write lock, so none of them waits). Entered only under the writer lock."""
+
+    hot_moves = None  # see grouped: only PostgreSQL defers balance moves
+
+    async def __aenter__(self):
+        if self._parent is not None:
+            return self._parent
+        self.connection = self.engine.loop_connection("writer")
+        await self.connection.begin_immediate()
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def begin(self):
+        self.connection.raw.execute("BEGIN IMMEDIATE")
+
+    async def commit(self):
+        self.connection.raw.execute("COMMIT")
+        self._committed = True
+        self.connection.committed()
+
+    async def rollback(self):
+        self.connection.raw.execute("ROLLBACK")
+        self._rolled_back = True
+
+    async def __aexit__(self, exception_type, exception, traceback) -> bool:
+        if self._parent:
+            return exception is None
+        try:
+            if exception is not None:
+                if not self._rolled_back:
+                    await self.rollback()
+            elif not self._committed and not self._rolled_back:
+                try:
+                    await self.commit()
+                except BaseException:
+                    if self.connection.raw.in_transaction:
+                        self.connection.raw.execute("ROLLBACK")
+                    raise
+        finally:
+            self.engine.current_transaction.reset(self.context)
+        return exception is None
+
+
 class LinliSQLiteEngine(SQLiteEngine):
     """SQLite in WAL mode with synchronous=NORMAL on every connection: a commit is durable across an application
     crash and the file is never corrupted by a power cut, but the last commits before a power cut may be lost
-    (they are not fsync'ed one by one). That is what makes a single station box fast; a district runs PostgreSQL."""
+    (they are not fsync'ed one by one). That is what makes a single station box fast; a district runs PostgreSQL.
+
+    Write transactions (atomic()) run on one long-lived connection per thread, on the event loop (see
+    LoopConnection); everything else goes through piccolo's worker-thread connections as before."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._local = threading.local()
 
     async def get_connection(self):
         connection = await super().get_connection()
         await connection.execute("PRAGMA synchronous = NORMAL")
         return connection
+
+    def loop_connection(self, role: str) -> LoopConnection:
+        found = getattr(self._local, role, None)
+        if found is None:
+            found = LoopConnection(self.path, self.connection_kwargs.get("timeout", 5.0))
+            if role == "writer":
+                found.checkpoint_in_background()
+            setattr(self._local, role, found)
+        return found
+
+    def transaction(self, transaction_type: TransactionType = TransactionType.deferred, allow_nested: bool = True):
+        if transaction_type is TransactionType.immediate and self.current_transaction.get() is None:
+            return _WriteTransaction(engine=self, transaction_type=transaction_type, allow_nested=allow_nested)
+        return super().transaction(transaction_type=transaction_type, allow_nested=allow_nested)
+
+    async def _run_in_existing_connection(self, connection, query: str, args=None, query_type: str = "generic",
+                                          table=None):
+        if isinstance(connection, LoopConnection):
+            return connection.rows(query, args or [])
+        return await super()._run_in_existing_connection(connection, query, args, query_type, table)
+
+    async def run_ddl(self, ddl: str, in_pool: bool = False):
+        try:
+            return await super().run_ddl(ddl, in_pool)
+        finally:
+            if _bulk_change(ddl):
+                forget_caches()
+
+
+class _PostgresTransaction(PostgresTransaction):
+    hot_moves: dict[int, list[int]] | None = None  # set by a group commit (see grouped)
+
+
+class LinliPostgresEngine(PostgresEngine):
+    def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
+        return _PostgresTransaction(engine=self, allow_nested=allow_nested)
+
+    async def run_ddl(self, ddl: str, in_pool: bool = True):
+        try:
+            return await super().run_ddl(ddl, in_pool)
+        finally:
+            if _bulk_change(ddl):
+                forget_caches()
 
 
 def make_engine(url: str) -> Engine:
@@ -33,15 +291,101 @@ def make_engine(url: str) -> Engine:
         # timeout: writers of other processes wait for each other instead of failing with "database is locked"
         return LinliSQLiteEngine(path=str(path), timeout=30)
     if url.startswith(("postgresql://", "postgres://")):
-        return PostgresEngine(config={"dsn": url})
+        return LinliPostgresEngine(config={"dsn": url})
     raise ValueError(f"LINLI_DATABASE_URL must start with sqlite:/// or postgresql:// (got {url!r})")
 
 
-def engine() -> Engine:
-    found = engine_finder()
-    assert found is not None, "backend.piccolo_conf defines DB"
-    return found
+_engine: Engine | None = None
 
+
+def engine() -> Engine:
+    global _engine
+    if _engine is None:  # finding it imports the configuration module each time: once is enough
+        _engine = engine_finder()
+        assert _engine is not None, "backend.piccolo_conf defines DB"
+    return _engine
+
+
+# --- raw SQL for the hot paths -------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=512)
+def _numbered(sql: str) -> str:
+    """`?` placeholders (SQLite's) -> `$1, $2 …` (PostgreSQL's). Hot-path SQL never has a `?` in a literal."""
+    parts = sql.split("?")
+    return "".join(f"{part}${i}" if i < len(parts) else part for i, part in enumerate(parts, start=1))
+
+
+async def fetch(sql: str, *args) -> list[dict]:
+    """Run one parameterised statement (`?` placeholders, any engine) and return its rows as dicts: on the
+    current transaction's connection, else (reads only) on a connection of this process. Skips piccolo's query
+    building, which costs more than the query itself on the scan path. Values go in and come out as piccolo
+    stores them, except JSON columns: pass `json_value(x)`, read with `json.loads`."""
+    db = engine()
+    transaction = db.current_transaction.get()
+    if isinstance(db, PostgresEngine):
+        sql = _numbered(sql)
+        if transaction is not None:
+            rows = await transaction.connection.fetch(sql, *args)
+        elif db.pool is not None:
+            async with db.pool.acquire() as connection:
+                rows = await connection.fetch(sql, *args)
+        else:
+            connection = await db.get_new_connection()
+            try:
+                rows = await connection.fetch(sql, *args)
+            finally:
+                await connection.close()
+        return [dict(r) for r in rows]
+    if transaction is not None:
+        if isinstance(transaction.connection, LoopConnection):
+            return transaction.connection.rows(sql, args)
+        async with transaction.connection.execute(sql, args) as cursor:
+            return await cursor.fetchall()
+    if sql.lstrip()[:6].upper() == "SELECT":
+        try:
+            return db.loop_connection("reader").rows(sql, args)
+        except sqlite3.OperationalError as exc:  # busy: only when the file is not in WAL mode (yet)
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+        return await db._run_in_new_connection(sql, list(args))
+    async with atomic():
+        return await fetch(sql, *args)
+
+
+async def fetchrow(sql: str, *args) -> dict | None:
+    rows = await fetch(sql, *args)
+    return rows[0] if rows else None
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(table, columns: tuple[str, ...], returning: str | None) -> tuple[str, tuple[bool, ...]]:
+    from piccolo.columns import JSON
+
+    meta = table._meta
+    names = [meta.get_column_by_name(c)._meta.db_column_name for c in columns]
+    is_json = tuple(isinstance(meta.get_column_by_name(c), JSON) for c in columns)  # JSONB is a JSON too
+    sql = f'INSERT INTO "{meta.tablename}" ({", ".join(chr(34) + n + chr(34) for n in names)}) VALUES ({", ".join("?" * len(names))})'
+    return sql + (f' RETURNING "{returning}"' if returning else ""), is_json
+
+
+async def insert_row(table, values: dict, returning: str | None = "id") -> Any:
+    """One row into a piccolo table by column name, without piccolo's query building; JSON values are encoded
+    here. Columns left out get the database's defaults (piccolo's Python-side defaults do not apply)."""
+    sql, is_json = _insert_sql(table, tuple(values), returning)
+    args = [json_value(v) if j and v is not None else v for v, j in zip(values.values(), is_json)]
+    rows = await fetch(sql, *args)
+    return rows[0][returning] if returning else None
+
+
+def json_value(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def is_postgres() -> bool:
+    return isinstance(engine(), PostgresEngine)
+
+
+# --- transactions ------------------------------------------------------------------------------------------
 
 # SQLite has one writer at a time. Queueing this process's writers here, instead of letting them collide on the
 # file lock, spares them SQLite's busy-wait sleeps (which made p99 latency seconds under load).
@@ -62,6 +406,105 @@ async def atomic():
     else:
         async with _sqlite_writer, db.transaction(transaction_type=TransactionType.immediate) as txn:
             yield txn
+
+
+# --- group commit ---------------------------------------------------------------------------------------------
+
+# A PostgreSQL commit waits for its WAL flush (milliseconds on ordinary disks) while a scan's statements take a
+# fraction of that, and every award holds its community's issuer account row until it commits; a SQLite commit
+# writes every page the transaction touched to the WAL again. So concurrent scans share one transaction: each
+# runs in its own savepoint (a failure drops only its own writes), the group commits once, and nobody gets an
+# answer before that commit. On PostgreSQL balances of accounts updated by nearly every transaction (issuers) are
+# moved once per group, just before the commit, so the row is locked only for the flush.
+GROUP_MAX = 24  # two savepoints a scan: stays under PostgreSQL's 64 cached subtransactions
+
+
+class _Group:
+    def __init__(self):
+        self.waiting: list[tuple[Any, Any, asyncio.Future]] = []
+        self.running = False
+
+
+_groups: dict[Any, _Group] = {}
+
+
+async def grouped(work):
+    """`await work()` inside a write transaction, committed before returning (as `async with atomic()` would),
+    which may be shared with concurrent callers (see above). Inside a transaction already, simply atomic()."""
+    import contextvars
+
+    db = engine()
+    if db.current_transaction.get() is not None:
+        async with atomic():
+            return await work()
+    loop = asyncio.get_running_loop()
+    group = _groups.get(loop)
+    if group is None:
+        group = _groups[loop] = _Group()
+    future = loop.create_future()
+    group.waiting.append((work, contextvars.copy_context(), future))
+    if not group.running:
+        group.running = True
+        loop.create_task(_run_groups(db, group))
+    return await future
+
+
+async def _run_groups(db, group: _Group) -> None:
+    jobs: list = []
+    try:
+        while group.waiting:
+            jobs, group.waiting[:] = group.waiting[:GROUP_MAX], group.waiting[GROUP_MAX:]
+            done: list[tuple[asyncio.Future, Any, BaseException | None]] = []
+            try:
+                async with atomic() as transaction:
+                    if isinstance(db, PostgresEngine):  # SQLite has a single writer: no row locks to shorten
+                        transaction.hot_moves = {}  # account id -> the transactions that moved it, see defer_move
+                    for work, context, future in jobs:
+                        savepoint = await transaction.savepoint()
+                        context.run(db.current_transaction.set, transaction)
+                        try:
+                            value = await asyncio.create_task(work(), context=context)
+                        except Exception as exc:
+                            await savepoint.rollback_to()
+                            done.append((future, None, exc))
+                        else:  # left unreleased (a round trip saved): the commit releases it
+                            done.append((future, value, None))
+                    if transaction.hot_moves is not None:
+                        await _flush_moves(transaction)
+            except Exception as exc:  # the commit (or the flush) failed: nothing of the group was written
+                done = [(future, None, exc) for _, _, future in jobs]
+            for future, value, exc in done:
+                if not future.done():
+                    future.set_exception(exc) if exc is not None else future.set_result(value)
+            jobs = []
+    finally:
+        group.running = False
+        for _, _, future in [*jobs, *group.waiting]:  # only when this task itself was cancelled (shutdown)
+            if not future.done():
+                future.set_exception(DatabaseUnavailable("the server is shutting down"))
+        group.waiting.clear()
+
+
+def in_group() -> bool:
+    return getattr(engine().current_transaction.get(), "hot_moves", None) is not None
+
+
+def defer_move(account_id: int, txn_id: int) -> bool:
+    """Inside a group: leave this account's balance to be moved at the group's commit (by the postings of
+    `txn_id` still there then — a savepoint rolled back takes its postings with it). False outside a group."""
+    transaction = engine().current_transaction.get()
+    moves = getattr(transaction, "hot_moves", None)
+    if moves is None:
+        return False
+    moves.setdefault(account_id, []).append(txn_id)
+    return True
+
+
+async def _flush_moves(transaction) -> None:
+    for account_id in sorted(transaction.hot_moves):  # in id order: concurrent groups lock rows in one order
+        await transaction.connection.execute(
+            "UPDATE points_account SET balance = balance + (SELECT COALESCE(SUM(amount), 0) FROM ledger_posting"
+            " WHERE account = $1 AND txn = ANY($2::int[])) WHERE id = $1", account_id, transaction.hot_moves[account_id])
 
 
 async def prepare() -> None:

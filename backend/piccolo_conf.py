@@ -20,6 +20,10 @@ APPS = [
     "backend.redemption.piccolo_app",
     "backend.events.piccolo_app",
     "backend.claims.piccolo_app",
+    "backend.inservice.piccolo_app",
+    "backend.wishes.piccolo_app",
+    "backend.notices.piccolo_app",
+    "backend.standings.piccolo_app",
 ]
 
 APP_REGISTRY = AppRegistry(apps=APPS)

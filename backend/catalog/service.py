@@ -10,7 +10,7 @@ from backend.catalog import rules
 from backend.catalog.rules import Caps
 from backend.catalog.tables import Category, Item, ItemAward, ItemRevision, RevisionSet
 from backend.community.tables import Node
-from backend.db import atomic, engine
+from backend.db import TTLCache, atomic, engine, insert_row
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.ledger.tables import LedgerTransaction
 from backend.people.rules import Principal, require_scope
@@ -64,6 +64,24 @@ async def item_on(item_id: int, day: date, *, retired_ok: bool = False) -> ItemI
     return ItemInForce(item["id"], item["name"], item["category"], points, item["colours"] or [], _caps(item))
 
 
+# The value of an item on a day, for a second: every award scan needs it and it changes a few times a year. A
+# revision made here forgets it at once; another server process uses the new value within ITEM_CACHE_SECONDS.
+ITEM_CACHE_SECONDS = 1.0
+_in_force = TTLCache(ITEM_CACHE_SECONDS)
+
+
+async def item_in_force(item_id: int, day: date) -> ItemInForce:
+    """item_on(item_id, day) for the scan path (active items only), cached."""
+    found = _in_force.get((item_id, day))
+    if found is None:
+        found = _in_force.put((item_id, day), await item_on(item_id, day))
+    return found
+
+
+def forget_items() -> None:
+    _in_force.forget()
+
+
 async def values_on(wanted: list[tuple[int, date]]) -> dict[tuple[int, date], int | None]:
     """(item, day) -> the item's value in force that day (None before its first), in one query for many."""
     revisions = await _revisions(sorted({item_id for item_id, _ in wanted}))
@@ -96,14 +114,17 @@ async def add_item(category_id: int, name: str, points: int, effective_from: dat
             cap_per_year=caps.per_year, needs_review=needs_review, needs_evidence=needs_evidence)))[0]["id"]
         await ItemRevision.insert(ItemRevision(item=item_id, points=points, effective_from=effective_from, note=note,
                                                created_by=actor_id))
+    forget_items()
     return item_id
 
 
 async def revise(item_id: int, points: int, effective_from: date, note: str, actor_id: int | None = None) -> int:
     if points <= 0:
         raise InvalidInput("bad_amount", field="points")
-    return (await ItemRevision.insert(ItemRevision(item=item_id, points=points, effective_from=effective_from, note=note,
-                                                   created_by=actor_id)))[0]["id"]
+    revision_id = (await ItemRevision.insert(ItemRevision(item=item_id, points=points, effective_from=effective_from,
+                                                          note=note, created_by=actor_id)))[0]["id"]
+    forget_items()
+    return revision_id
 
 
 # --- caps: every award of an item is recorded where they can be counted ----------------------------------
@@ -141,8 +162,8 @@ async def check_caps(item: ItemInForce, account_id: int, person_id: int | None, 
 
 
 async def record_award(item_id: int, account_id: int, person_id: int | None, day: date, txn_id: int, source_type: str) -> None:
-    await ItemAward.insert(ItemAward(item=item_id, account=account_id, person=person_id, day=day, txn=txn_id,
-                                     source_type=source_type))
+    await insert_row(ItemAward, dict(item=item_id, account=account_id, person=person_id, day=day, txn=txn_id,
+                                     source_type=source_type), returning=None)
 
 
 # --- reading the catalogue ----------------------------------------------------------------------------------
@@ -298,6 +319,7 @@ async def update_item(principal: Principal, item_id: int, name: str, colours: li
         await Item.update({getattr(Item, k): v for k, v in after.items()}).where(Item.id == item_id)
         await audit.log(principal.user_id, "catalog.item.update", "catalog_item", item_id, item["community"],
                         before={k: item[k] for k in _SETTINGS}, after=after)
+    forget_items()
 
 
 async def publish_revisions(principal: Principal, community_id: int, effective_from: date, note: str,
@@ -320,6 +342,7 @@ async def publish_revisions(principal: Principal, community_id: int, effective_f
         await audit.log(principal.user_id, "catalog.revise", "catalog_revision_set", set_id, community_id, after={
             "effective_from": effective_from.isoformat(), "note": note.strip(),
             "changes": [{"item": i, "from": old, "to": new} for i, old, new in changes]})
+    forget_items()
     return set_id
 
 

@@ -159,6 +159,24 @@ async def _write(plan: Plan, bulk_awards: bool) -> None:
     await add_demo_catalogue(nodes[f"{data.STREET}/西园社区"], users["district"], local_date(datetime.now(timezone.utc)), False)
     await add_demo_claims(users["resident2"], east, datetime.now(timezone.utc))
 
+    # micro-wishes in 东园 on every board, one overdue (see wishes/demo.py)
+    from backend.wishes.demo import add_demo_wishes
+
+    await add_demo_wishes(nodes[f"{data.STREET}/东园社区"], users["admin"], users["station"], users["resident1"],
+                          users["resident2"], [p for p in neighbours if p != persons[residents["resident2"]]], east,
+                          datetime.now(timezone.utc))
+
+    # in-service members in 东园 with their past monthly check-ins (see inservice/demo.py)
+    from backend.inservice.demo import add_demo_inservice
+
+    await add_demo_inservice(nodes[f"{data.STREET}/东园社区"], users["admin"], persons[residents["resident1"]], east,
+                             datetime.now(timezone.utc))
+
+    # last quarter's red-flag grids and this year's award shortlists in 东园 (see standings/demo.py)
+    from backend.standings.demo import add_demo_standings
+
+    await add_demo_standings(nodes[f"{data.STREET}/东园社区"], users["admin"], datetime.now(timezone.utc))
+
 
 def _draft(t: TxnPlan, nodes: dict[str, int], postings: tuple[PostingDraft, ...], actor: int | None,
            refers_to: int | None) -> TransactionDraft:

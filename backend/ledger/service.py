@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from backend.accounts.tables import Account
-from backend.db import atomic
+from backend.db import TTLCache, atomic, defer_move, fetch, in_group, is_postgres
 from backend.errors import Conflict, NotFound
 from backend.ledger import rules
 from backend.ledger.rules import PostingDraft, TransactionDraft
@@ -43,56 +43,91 @@ async def _replay(draft: TransactionDraft, existing: dict) -> Recorded:
 
 async def record(draft: TransactionDraft) -> Recorded:
     rules.check_draft(draft)
-    existing = await _find_by_key(draft.idempotency_key)
-    if existing:
-        return await _replay(draft, existing)
     try:
         async with atomic():
-            txn_id, balances = await _write(draft)
+            written = await _write(draft)
     except Conflict:
         raise
     except Exception:
-        # a concurrent request with the same key (or reversing the same transaction) won the unique index
+        # a concurrent request reversing the same transaction won the unique index (or the key, on SQLite's
+        # other processes)
         existing = await _find_by_key(draft.idempotency_key)
         if existing:
             return await _replay(draft, existing)
         if draft.reverses_id is not None and await _reversal_of(draft.reverses_id):
             raise Conflict("already_reversed") from None
         raise
+    if written is None:  # the key was used before: nothing new was written
+        existing = await _find_by_key(draft.idempotency_key)
+        if existing is None:  # cannot happen: a conflicting key is a committed one (or our own transaction's)
+            raise RuntimeError("idempotency key taken by a transaction that is not there")
+        return await _replay(draft, existing)
+    txn_id, balances = written
     return Recorded(txn_id, created=True, balances=balances)
 
 
-async def _write(draft: TransactionDraft) -> tuple[int, dict[int, int]]:
-    inserted = await LedgerTransaction.insert(
-        LedgerTransaction(
-            kind=draft.kind,
-            memo=draft.memo.strip(),
-            actor=draft.actor_id,
-            source_type=draft.source_type,
-            source_ref=draft.source_ref,
-            source_label=draft.source_label,
-            idempotency_key=draft.idempotency_key,
-            community=draft.community_id,
-            occurred_at=draft.occurred_at,
-            recorded_at=datetime.now(timezone.utc),
-            reverses=draft.reverses_id,
-        )
-    )
-    txn_id = inserted[0]["id"]
-    await Posting.insert(*(Posting(txn=txn_id, account=p.account_id, amount=p.amount) for p in draft.postings))
-    balances = {account_id: await _apply(account_id, delta, draft.overdraft_ok) for account_id, delta in rules.balance_deltas(draft.postings)}
+# Raw SQL: this runs on every scan, and piccolo's query building cost more than the statements themselves.
+_INSERT_TRANSACTION = (
+    "INSERT INTO ledger_transaction (kind, memo, actor, source_type, source_ref, source_label, idempotency_key,"
+    " community, occurred_at, recorded_at, reverses) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id")
+_INSERT_WITH_POSTINGS = (
+    f"WITH t AS ({_INSERT_TRANSACTION}), p AS (INSERT INTO ledger_posting (txn, account, amount)"
+    " SELECT t.id, v.account, v.amount FROM t, unnest(?::int[], ?::int[]) AS v(account, amount)) SELECT id FROM t")
+_MOVE = "UPDATE points_account SET balance = balance + ? WHERE id = ? AND active"
+# the overdraw guard sits in the UPDATE itself, so it holds under concurrency: PostgreSQL locks the row,
+# SQLite has a single writer
+_MOVE_GUARDED = _MOVE + " AND (may_go_negative OR balance >= ?)"
+
+
+async def _write(draft: TransactionDraft) -> tuple[int, dict[int, int]] | None:
+    """The transaction, its postings and the moved balances; None if its idempotency key is taken (the key's
+    unique index decides, so two concurrent requests cannot both write)."""
+    row = (draft.kind, draft.memo.strip(), draft.actor_id, draft.source_type, draft.source_ref, draft.source_label,
+           draft.idempotency_key, draft.community_id, draft.occurred_at, datetime.now(timezone.utc), draft.reverses_id)
+    if is_postgres():  # one round trip for the transaction and its postings
+        inserted = await fetch(_INSERT_WITH_POSTINGS, *row, [p.account_id for p in draft.postings],
+                               [p.amount for p in draft.postings])
+        if not inserted:
+            return None
+        txn_id = inserted[0]["id"]
+    else:  # SQLite: statements on the loop's own connection, microseconds each
+        inserted = await fetch(_INSERT_TRANSACTION, *row)
+        if not inserted:
+            return None
+        txn_id = inserted[0]["id"]
+        values = ", ".join(["(?, ?, ?)"] * len(draft.postings))
+        await fetch(f"INSERT INTO ledger_posting (txn, account, amount) VALUES {values}",
+                    *(v for p in draft.postings for v in (txn_id, p.account_id, p.amount)))
+    hot = await _hot_accounts() if in_group() else frozenset()
+    balances = {}
+    for account_id, delta in rules.balance_deltas(draft.postings):
+        if account_id in hot and defer_move(account_id, txn_id):
+            continue  # an issuer, moved once at the group's commit (backend.db.grouped); no balance to report
+        balances[account_id] = await _apply(account_id, delta, draft.overdraft_ok)
     return txn_id, balances
 
 
+# Issuer accounts: nearly every transaction moves one, they may go negative (no guard to check) and they are
+# set up once. Inside a group commit their balance moves at the commit (see backend.db.grouped).
+_hot = TTLCache(60.0)
+
+
+async def _hot_accounts() -> frozenset[int]:
+    found = _hot.get("issuers")
+    if found is None:
+        rows = await fetch("SELECT id FROM points_account WHERE kind = 'issuer' AND may_go_negative AND active")
+        found = _hot.put("issuers", frozenset(r["id"] for r in rows))
+    return found
+
+
 async def _apply(account_id: int, delta: int, overdraft_ok: bool = False) -> int:
-    """Move the cached balance. The guard sits in the UPDATE itself, so it holds under concurrency:
-    PostgreSQL locks the row, SQLite has a single writer."""
-    query = Account.update({Account.balance: Account.balance + delta}, use_auto_update=False).where(
-        (Account.id == account_id) & (Account.active == True)  # noqa: E712 — piccolo builds SQL from ==
-    )
+    """Move the cached balance; refuse (InsufficientBalance) to take an account below zero unless it may go
+    negative or the draft allows an overdraft."""
     if delta < 0 and not overdraft_ok:
-        query = query.where((Account.may_go_negative == True) | (Account.balance >= -delta))  # noqa: E712
-    updated = await query.returning(Account.balance)
+        updated = await fetch(_MOVE_GUARDED + " RETURNING balance", delta, account_id, -delta)
+    else:
+        updated = await fetch(_MOVE + " RETURNING balance", delta, account_id)
     if updated:
         return updated[0]["balance"]
     account = await Account.select(Account.balance, Account.active).where(Account.id == account_id).first()

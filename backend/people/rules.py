@@ -37,6 +37,22 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "catalog.manage": frozenset({"community_admin", "district_admin"}),
     # the review committee's weekly queue of claims (backend/claims); the admin sits on the committee too
     "claims.review": frozenset({"reviewer", "community_admin", "district_admin"}),
+    # standings (backend/standings): residents see the boards (masked) and their own rank; staff run the boards,
+    # exports, the star rule, the quarter's red-flag grids, the yearly awards and the public screen's address
+    "standings.view": frozenset({"resident"}),
+    "standings.manage": frozenset({"community_admin", "district_admin"}),
+    # scans flagged by the offline conflict policy (backend/scans/flagged.py): see them, accept or reverse them
+    "scans.review": frozenset({"station_operator", "community_admin", "district_admin"}),
+    # in-service party members' monthly home check-in (backend/inservice): the register, projects, the monthly
+    # list and the yearly reports; station staff register members at the counter
+    "inservice.manage": frozenset({"station_operator", "community_admin", "district_admin"}),
+    # micro-wishes (backend/wishes): residents post their needs and take others' from the board as volunteers;
+    # station and community staff post for residents without a smartphone, dispatch, and watch the 2341 clocks
+    "wishes.post": frozenset({"resident"}),
+    "wishes.take": frozenset({"resident"}),
+    "wishes.dispatch": frozenset({"station_operator", "community_admin", "district_admin"}),
+    # the monthly public notice (backend/notices): close a month, publish, resolve objections, finalise
+    "notices.manage": frozenset({"community_admin", "district_admin"}),
 }
 
 MAX_FAILED_LOGINS = 5

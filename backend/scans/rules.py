@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-MODES = ("checkin", "checkout", "award", "redeem_shop", "redeem_offer")
+MODES = ("checkin", "checkout", "award", "redeem_shop", "redeem_offer", "report_in")
 # a mode needs this station capability
 MODE_CAPABILITY = {"checkin": "checkin", "checkout": "checkin", "award": "award",
-                   "redeem_shop": "redeem_shop", "redeem_offer": "redeem_offer"}
+                   "redeem_shop": "redeem_shop", "redeem_offer": "redeem_offer", "report_in": "report_in"}
 SPENDING_MODES = ("redeem_shop", "redeem_offer")
 UNDO_WINDOW = timedelta(minutes=2)
 # an online scan's clock may differ a little from ours; beyond this an offline scan's time is not believed

@@ -2,16 +2,18 @@
 scan, refused ones too, is stored with a stable reason code (the pretix check-in semantics)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Awaitable, Callable
 from uuid import UUID
 
-from backend.db import atomic
+from backend.db import atomic, fetchrow, grouped, insert_row
 from backend.errors import DomainError
-from backend.scans import rules
+from backend.scans import offline, rules
 from backend.scans.rules import Refused
 from backend.scans.tables import Scan
+from backend.stations import service as stations
 from backend.stations.tables import Station
 
 
@@ -70,46 +72,22 @@ class Mode:
 def modes() -> dict[str, Mode]:
     from backend.catalog import scans as catalog
     from backend.events import scans as events
+    from backend.inservice import scans as inservice
     from backend.redemption import scans as redemption
 
     return {"award": Mode(catalog.award), "checkin": Mode(apply=events.checkin), "checkout": Mode(apply=events.checkout),
             "redeem_shop": Mode(apply=redemption.redeem_goods, price=redemption.goods_price),
-            "redeem_offer": Mode(apply=redemption.redeem_offer, price=redemption.offer_price)}
+            "redeem_offer": Mode(apply=redemption.redeem_offer, price=redemption.offer_price),
+            "report_in": Mode(apply=inservice.report_in)}
 
 
 async def scan(device: DeviceRef, request: ScanRequest, now: datetime) -> dict:
     """Judge one scan at the time it was made and store it; return the answer (the first one, on a replay).
     One transaction, one connection: the mode's writes sit in a savepoint, so a refusal drops them but keeps
-    the scan record (and a wrong PIN's count)."""
+    the scan record (and a wrong PIN's count). Concurrent scans share the commit (backend.db.grouped), each in
+    its own savepoint; the answer is given only once it is committed."""
     try:
-        async with atomic() as transaction:
-            first = await _answer_of(request.scan_id)
-            if first is not None:
-                return first | {"duplicate": True}
-            card, outcome, reason, params = None, None, "ok", {}
-            try:
-                station = await Station.select().where(Station.id == device.station_id).output(load_json=True).first()
-                rules.check_mode(request.mode, station["modes"] if station["active"] else [])
-                mode = modes().get(request.mode)
-                if mode is None:
-                    raise Refused("mode_not_available")
-                card = await _resolve(request)
-                context = ScanContext(request, station, device, card, now)
-                if mode.price is not None:
-                    await _check_pin(context, await mode.price(context))
-                savepoint = await transaction.savepoint()
-                try:
-                    outcome = await mode.apply(context)
-                except BaseException:
-                    await savepoint.rollback_to()
-                    raise
-            except Refused as exc:
-                reason, params = exc.reason, exc.params
-            except DomainError as exc:
-                reason, params = exc.code, exc.params
-            answer = _answer(request, card, outcome is not None, reason, outcome, params)
-            await _store(device, request, card, answer, outcome, now)
-            return answer
+        return await grouped(lambda: _judge(device, request, now))
     except DomainError:
         raise
     except Exception:
@@ -120,10 +98,49 @@ async def scan(device: DeviceRef, request: ScanRequest, now: datetime) -> dict:
         raise
 
 
-async def _resolve(request: ScanRequest):
+async def _judge(device: DeviceRef, request: ScanRequest, now: datetime) -> dict:
+    async with atomic() as transaction:
+        first = await _answer_of(request.scan_id)
+        if first is not None:
+            return first | {"duplicate": True}
+        card, outcome, reason, params = None, None, "ok", {}
+        judged = offline.as_judged(request, now)  # an offline scan: at its moment in server time
+        try:
+            if offline.refused_on_device(request):  # the person was told no: only recorded
+                card = await _resolve(judged, quietly=True)
+                raise Refused(*offline.device_refusal(request))
+            station = await stations.station_row(device.station_id)
+            rules.check_mode(request.mode, station["modes"] if station["active"] else [])
+            mode = modes().get(request.mode)
+            if mode is None:
+                raise Refused("mode_not_available")
+            card = await _resolve(judged)
+            context = ScanContext(judged, station, device, card, now)
+            if mode.price is not None:
+                await _check_pin(context, await mode.price(context))
+            savepoint = await transaction.savepoint()
+            try:
+                outcome = await mode.apply(context)
+            except BaseException:
+                await savepoint.rollback_to()
+                raise
+        except Refused as exc:
+            reason, params = exc.reason, exc.params
+        except DomainError as exc:
+            reason, params = exc.code, exc.params
+        answer = _answer(request, card, outcome is not None, reason, outcome, params)
+        await _store(device, request, card, answer, outcome, now)
+        return answer
+
+
+async def _resolve(request: ScanRequest, quietly: bool = False):
     from backend.servicecards import service as cards
 
     # an offline scan is judged at the time it happened: a phone code valid then is valid
+    if request.offline:  # and a card revoked since is judged by the offline policy
+        from backend.scans import replay
+
+        return await replay.resolve_card(request, quietly=quietly)
     return await cards.resolve(request.card, request.scanned_at)
 
 
@@ -138,8 +155,8 @@ async def _check_pin(context: ScanContext, points: int) -> None:
 
 
 async def _answer_of(scan_id: UUID) -> dict | None:
-    row = await Scan.select(Scan.answer).where(Scan.scan_id == scan_id).output(load_json=True).first()
-    return row["answer"] if row else None
+    row = await fetchrow("SELECT answer FROM scan WHERE scan_id = ?", scan_id)
+    return json.loads(row["answer"]) if row else None
 
 
 def _answer(request: ScanRequest, card, accepted: bool, reason: str, outcome: Outcome | None, params: dict | None = None) -> dict:
@@ -156,15 +173,16 @@ def _answer(request: ScanRequest, card, accepted: bool, reason: str, outcome: Ou
 
 async def _store(device: DeviceRef, request: ScanRequest, card, answer: dict, outcome: Outcome | None, now: datetime) -> None:
     flags = list(outcome.flags) if outcome else []
-    if request.offline and not rules.time_plausible(request.scanned_at, now):
-        flags.append("implausible_time")
-    await Scan.insert(Scan(
+    flags += offline.stored_flags(request, answer["accepted"], now, card)
+    # every column, by name: insert_row skips piccolo's query building (this runs on every scan)
+    await insert_row(Scan, dict(
         scan_id=request.scan_id, device=device.device_id, station=device.station_id, mode=request.mode,
         card_pk=card.card_pk if card else None, account=card.account_id if card else None,
         scanned_at=request.scanned_at, received_at=now, offline=request.offline, accepted=answer["accepted"],
         reason=answer["reason"], points=answer["points"], details=request.details | {"undo": outcome.undo if outcome else {}},
-        answer=answer, txn=outcome.txn_id if outcome else None, flagged=bool(flags), flags=list(flags),
-    ))
+        answer=answer, txn=outcome.txn_id if outcome else None, undone_at=None, flagged=bool(flags), flags=list(flags),
+        judged_at=offline.as_judged(request, now).scanned_at,
+    ), returning=None)
 
 
 async def undo(device: DeviceRef, scan_id: UUID, now: datetime) -> dict:
@@ -196,10 +214,12 @@ async def undo(device: DeviceRef, scan_id: UUID, now: datetime) -> dict:
 def undo_handlers() -> dict[str, Callable[[dict], Awaitable[None]]]:
     """What a mode puts back besides the points (stock, attendance …), from the `undo` data its apply returned."""
     from backend.events import scans as events
+    from backend.inservice import scans as inservice
     from backend.redemption import scans as redemption
 
     return {"checkin": events.undo_checkin, "checkout": events.undo_checkout,
-            "redeem_shop": redemption.undo_goods, "redeem_offer": redemption.undo_offer}
+            "redeem_shop": redemption.undo_goods, "redeem_offer": redemption.undo_offer,
+            "report_in": inservice.undo_report_in}
 
 
 async def station_config(station_id: int, now: datetime) -> dict:
@@ -222,6 +242,8 @@ async def station_config(station_id: int, now: datetime) -> dict:
 def config_extensions() -> list[Callable[[dict, datetime], Awaitable[dict]]]:
     """Each mode's domain adds its own choices (events for check-in, goods, offers) to the station config."""
     from backend.events import scans as events
+    from backend.inservice import scans as inservice
     from backend.redemption import scans as redemption
 
-    return [events.station_events, redemption.goods_config, redemption.offers_config]
+    return [events.station_events, redemption.goods_config, redemption.offers_config,
+            inservice.station_projects]

@@ -20,7 +20,7 @@ import cards
 from backend.accounts.tables import Account
 from backend.audit import service as audit
 from backend.community.tables import Node
-from backend.db import atomic
+from backend.db import atomic, fetchrow
 from backend.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from backend.people.rules import Principal, mask_name, require_scope
 from backend.servicecards import rules
@@ -56,6 +56,9 @@ class ResolvedCard:
     community_id: int
     is_phone_code: bool
     has_pin: bool
+    # only with resolve(allow_revoked=True): a revoked card, and since when (the offline conflict policy)
+    active: bool = True
+    revoked_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -161,8 +164,8 @@ _LOOKUP_COLUMNS = {"id", "serial", "card_id"}
 async def _row(column: str, value: int | str) -> dict | None:
     if column not in _LOOKUP_COLUMNS:  # each is unique and indexed; never a name from outside
         raise ValueError(f"cannot look cards up by {column!r}")
-    rows = await Card.raw(f'{_card_query()} WHERE "service_card"."{column}" = {{}} LIMIT 1', value)
-    return rows[0] if rows else None
+    # db.fetch: on the current transaction's connection without piccolo's query building (every scan)
+    return await fetchrow(f'{_card_query()} WHERE "service_card"."{column}" = ? LIMIT 1', value)
 
 
 async def card(card_pk: int) -> CardView:
@@ -224,19 +227,21 @@ async def identify(text: str, now: datetime, *, numbers: bool = True) -> Identif
     return Identified(_view(row), reason.value if reason else None, is_phone_code)
 
 
-async def resolve(text: str, now: datetime) -> ResolvedCard:
+async def resolve(text: str, now: datetime, *, allow_revoked: bool = False) -> ResolvedCard:
     """The usable card behind a scan or a typed number; CardRejected(reason) otherwise, reason one of
-    cards.Reason: malformed, unknown_version, unknown_key, bad_signature, expired, revoked, unknown_card."""
+    cards.Reason: malformed, unknown_version, unknown_key, bad_signature, expired, revoked, unknown_card.
+    `allow_revoked`: return a revoked card (active=False, revoked_at) instead of refusing it — for judging a scan
+    a station made offline before it learnt of the revocation (backend/scans/offline.py)."""
     row, is_phone_code = await _find(text, now)
     reason = rules.card_state_reason(row["state"])
-    if reason is not None:
+    if reason is not None and not allow_revoked:
         raise CardRejected(reason)
     view = _view(row)
     return ResolvedCard(
         card_pk=view.pk, card_id_hex=view.card_id_hex, card_number=view.number, account_id=view.account_id,
         account_colour=view.colour, account_kind=view.account_kind, holder_person_id=view.holder_person_id,
         holder_name=view.holder_name, masked_name=view.masked_name, community_id=view.community_id,
-        is_phone_code=is_phone_code, has_pin=view.has_pin,
+        is_phone_code=is_phone_code, has_pin=view.has_pin, active=reason is None, revoked_at=view.revoked_at,
     )
 
 
@@ -262,21 +267,35 @@ async def _find(text: str, now: datetime) -> tuple[dict, bool]:
 # Verifying keys, cached for a few seconds: every scan needs them and they change once in a blue moon. A key
 # this process has not seen (or a signature that fails against a cached key) reloads them before the code is
 # refused; a key retired by another process stops verifying here within KEYS_CACHE_SECONDS.
+# Printed cards' tokens never change and never expire: one verified against the cached keys is remembered with
+# them (a signature check is the costliest step of a scan), and forgotten whenever the keys are reloaded.
 KEYS_CACHE_SECONDS = 10.0
-_keys_cache: tuple[float, dict[int, bytes]] | None = None
+_VERIFIED_MAX = 50_000
+# (loaded at, key id -> public key, printed-card token -> its verification)
+_keys_cache: tuple[float, dict[int, object], dict[str, cards.VerifiedToken]] | None = None
 
 
 async def _verify(token: str, now: datetime) -> cards.VerifiedToken:
     global _keys_cache
     cached = _keys_cache
     if cached is not None and time.monotonic() - cached[0] < KEYS_CACHE_SECONDS:
+        known = cached[2].get(token)
+        if known is not None:
+            return known
         try:
-            return cards.verify(token, cached[1], now)
+            return _remember(cached, token, cards.verify(token, cached[1], now))
         except cards.CardCodeError as exc:
             if exc.reason not in (cards.Reason.UNKNOWN_KEY, cards.Reason.BAD_SIGNATURE):
                 raise
-    _keys_cache = (time.monotonic(), await public_keys())
-    return cards.verify(token, _keys_cache[1], now)
+    loaded = {key_id: cards.load_public_key(raw) for key_id, raw in (await public_keys()).items()}
+    _keys_cache = (time.monotonic(), loaded, {})
+    return _remember(_keys_cache, token, cards.verify(token, loaded, now))
+
+
+def _remember(cached, token: str, verified: cards.VerifiedToken) -> cards.VerifiedToken:
+    if verified.expires_at is None and len(cached[2]) < _VERIFIED_MAX:  # phone codes expire: always checked
+        cached[2][token] = verified
+    return verified
 
 
 def forget_keys() -> None:

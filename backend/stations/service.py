@@ -1,6 +1,7 @@
 """Stations, pairing a device by a one-time code, and recognising a paired device on every request."""
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -9,7 +10,7 @@ from backend.accounts.tables import Account
 from backend.audit import service as audit
 from backend.catalog.tables import Item
 from backend.community.tables import Node
-from backend.db import atomic
+from backend.db import TTLCache, atomic, fetchrow
 from backend.errors import InvalidInput, NotFound, PermissionDenied
 from backend.people.rules import Principal, require_scope
 from backend.stations import rules
@@ -151,22 +152,54 @@ async def pair(code: str, now: datetime) -> str:
     return f"{device_id}.{secret}"
 
 
+# Every scan request names its device: recognised devices (and stations) are kept for a second. Revoking a
+# device here forgets them at once; another server process refuses a revoked device within CACHE_SECONDS.
+CACHE_SECONDS = 1.0
+_devices = TTLCache(CACHE_SECONDS)
+_stations = TTLCache(CACHE_SECONDS)
+
+
+def forget_devices() -> None:
+    _devices.forget()
+    _stations.forget()
+
+
 async def device_from_credential(credential: str, now: datetime) -> PairedDevice:
+    cached = _devices.get(credential)
+    if cached is not None and not rules.seen_is_stale(cached[1], now):
+        return cached[0]
     device_id, _, secret = credential.partition(".")
     if not device_id.isdigit() or not secret:
         raise PermissionDenied("device_unknown")
-    row = await Device.select(
-        Device.id, Device.name, Device.station, Device.revoked_at, Device.credential_hash, Device.last_seen_at,
-        Device.station.name.as_alias("station_name"), Device.station.community.as_alias("community"),
-        Device.station.active.as_alias("station_active"),
-    ).where(Device.id == int(device_id)).first()
+    row = await fetchrow(
+        "SELECT d.id, d.name, d.station, d.revoked_at, d.credential_hash, d.last_seen_at, s.name AS station_name,"
+        " s.community AS community, s.active AS station_active"
+        " FROM station_device d JOIN station s ON s.id = d.station WHERE d.id = ?", int(device_id))
     if row is None or not secrets.compare_digest(row["credential_hash"], rules.digest(secret)):
         raise PermissionDenied("device_unknown")
     if row["revoked_at"] is not None or not row["station_active"]:
         raise PermissionDenied("device_revoked")
-    if rules.seen_is_stale(row["last_seen_at"], now):
+    last_seen = row["last_seen_at"]
+    if rules.seen_is_stale(last_seen, now):
         await Device.update({Device.last_seen_at: now}).where(Device.id == row["id"])
-    return PairedDevice(row["id"], row["station"], row["name"], row["station_name"], row["community"])
+        last_seen = now
+    device = PairedDevice(row["id"], row["station"], row["name"], row["station_name"], row["community"])
+    _devices.put(credential, (device, last_seen))
+    return device
+
+
+async def station_row(station_id: int) -> dict | None:
+    """The station as a scan judges it (modes, award items, PIN threshold …), cached like devices."""
+    found = _stations.get(station_id)
+    if found is None:
+        found = await fetchrow("SELECT * FROM station WHERE id = ?", station_id)
+        if found is None:
+            return None
+        for column in ("modes", "award_items"):
+            if isinstance(found[column], str):
+                found[column] = json.loads(found[column])
+        _stations.put(station_id, found)
+    return found
 
 
 async def revoke_device(principal: Principal, device_id: int, now: datetime) -> None:
@@ -178,3 +211,4 @@ async def revoke_device(principal: Principal, device_id: int, now: datetime) -> 
     async with atomic():
         await Device.update({Device.revoked_at: now}).where((Device.id == device_id) & Device.revoked_at.is_null())
         await audit.log(principal.user_id, "device.revoke", "device", device_id, row["community"])
+    forget_devices()  # refused from the next request on, in this process

@@ -94,11 +94,18 @@ SCAN_SUCCESS = {
     "checkout": N_("Checked out: %(points)s points for the hours served."),
     "redeem_shop": N_("Redeemed for %(spent)s points."),
     "redeem_offer": N_("Redeemed for %(spent)s points."),
+    "report_in": N_("Checked in for this month: %(points)s points."),
 }
 
 
 def scan_success_text(answer: dict) -> str:
-    return gettext(SCAN_SUCCESS.get(answer["mode"], N_("Done.")), points=answer["points"], spent=-answer["points"])
+    text = gettext(SCAN_SUCCESS.get(answer["mode"], N_("Done.")), points=answer["points"], spent=-answer["points"])
+    # a mode's notes on an accepted scan (a cap that left out the points, a check-in outside its week)
+    notes = (answer.get("summary") or {}).get("notes")
+    for note in notes if isinstance(notes, list) else []:
+        if isinstance(note, dict) and isinstance(note.get("reason"), str):
+            text += " " + reason_text(note["reason"], note)
+    return text
 
 
 def reason_text(code: str, params: dict | None = None) -> str:
@@ -241,4 +248,97 @@ REASONS.update({
     "nothing_selected": N_("Please select at least one claim."),
     "nothing_to_confirm": N_("This claim is not waiting for your confirmation."),
     "claim_not_found": N_("Claim not found."),
+})
+
+# micro-wishes (backend/wishes)
+REASONS.update({
+    "wish_not_found": N_("Wish not found."),
+    "wish_not_yours": N_("This wish is not yours to act on."),
+    "wish_state": N_("This cannot be done any more: someone has changed the wish in the meantime."),
+    "wish_kind_required": N_("Please choose what kind of help is needed."),
+    "wish_description_required": N_("Please describe what help is needed."),
+    "wish_note_required": N_("Please write a few words."),
+    "wish_helper_required": N_("Choose one volunteer or one team."),
+    "wish_helper_elsewhere": N_("This volunteer or team is not in the wish's community."),
+    "wish_needs_helper": N_("The wish has no volunteer yet: dispatch it first."),
+    "bad_rating": N_("Please choose from 1 to 5 stars."),
+    "no_item_for_kind": N_("No catalogue item earns points for this kind of wish."),
+    "person_required": N_("Please choose the resident."),
+})
+
+
+# in-service members' monthly home check-in (backend/inservice), and the notes an accepted scan may carry
+REASONS.update({
+    "not_in_service_member": N_("This card holder is not registered as an in-service party member here."),
+    "member_of_other_community": N_("This member checks in at %(community)s, not at this station's community."),
+    "already_reported": N_("Already checked in for %(month)s: once a month is enough."),
+    "outside_report_week": N_("Check-ins are taken in the last days of the month only: %(opens)s to %(closes)s."),
+    "report_outside_week": N_("Marked as outside the last week of the month."),
+    "report_month_closed": N_("It is too late to check in for %(month)s."),
+    "project_required": N_("Please choose a project to take on, or describe one."),
+    "project_not_available": N_("This project is not on the community's list (any more)."),
+    "project_not_found": N_("Project not found."),
+    "member_not_found": N_("Member not found."),
+    "not_party_member": N_("Only party members can be registered as in-service members."),
+    "already_registered_member": N_("This person is already on the register."),
+    "employer_required": N_("Please enter the member's employer."),
+    "since_in_future": N_("The registration date cannot be in the future."),
+    "bad_window_days": N_("The check-in window is a whole number of days from 1 to %(max)s."),
+    "bad_month": N_("Please choose a month."),
+    "bad_year": N_("Please choose a year."),
+    "hours_recorded_no_points": N_("The hours are recorded, but no points were added for them."),
+})
+
+# the offline conflict policy and flagged scans (backend/scans/offline.py, backend/scans/flagged.py)
+REASONS.update({
+    "offline_limit_exceeded": N_("More than this station may let a card spend while offline (%(limit)s points)."),
+    "event_ended": N_("This event had already ended (at %(closes)s)."),
+    "refused_on_device": N_("The station refused this scan while it was offline."),
+    # the offline station's own refusal (frontend/static/js/offline-judge.mjs), stored as it was shown
+    "offline_unknown_card": N_("This station does not know this card while offline. Please try again when it is online."),
+    "note_too_long": N_("The note is too long: at most %(max)s characters."),
+    "bad_action": N_("Please choose to accept or to reverse the scan."),
+    "already_resolved": N_("Someone has already resolved this scan."),
+    "nothing_to_reverse": N_("This scan was refused: there is nothing to reverse."),
+    "flagged_scan_not_found": N_("Flagged scan not found."),
+})
+
+# standings (backend/standings): periods, star rule, selections, yearly awards, the public screen
+REASONS.update({
+    "bad_period": N_("Please choose a month (2026-10), a quarter (2026-Q4) or a year (2026)."),
+    "bad_thresholds": N_("Give four rising whole numbers, the lowest average monthly points for 2, 3, 4 and 5 stars (e.g. 20,40,60,80)."),
+    "bad_count": N_("Please give a whole number from 1 to %(max)s."),
+    "award_state": N_("Someone has already moved this candidate on (it is now: %(state)s). Please reload the page."),
+    "bad_award_move": N_("Please choose nominate, award or not award."),
+    "bad_category": N_("Please choose an award."),
+    "screen_not_found": N_("This screen address is not valid (any more). Ask the community office for the current one."),
+    "award_not_found": N_("Award candidate not found."),
+})
+
+# the monthly public notice (backend/notices)
+REASONS.update({
+    "month_already_closed": N_("%(month)s has already been closed for this community."),
+    "month_still_open": N_("%(month)s is not over yet; a month can be closed once it has ended."),
+    "month_before_last_notice": N_("%(month)s is before the last closed month (%(last)s); months are closed in order."),
+    "bad_objection_days": N_("The objection period must be from 1 to %(max)s days."),
+    "notice_not_draft": N_("This notice has already been published."),
+    "notice_not_published": N_("Only a published notice can be made final."),
+    "not_your_community": N_("You can only object to the notice of your own community."),
+    "objection_closed": N_("The objection period of this notice is over."),
+    "reason_too_long": N_("Please keep it under %(max)s characters."),
+    "objection_already_resolved": N_("This objection has already been resolved."),
+    "objection_exists": N_("You have already objected to this line; staff will answer you."),
+    "bad_decision": N_("Please choose to uphold the objection or not."),
+    "resolution_required": N_("Please write an answer to the resident."),
+    "correction_needs_upheld": N_("Points can only be corrected when the objection is upheld."),
+    "objection_period_running": N_("Residents may still object; the notice can be made final after the period ends."),
+    "objections_open": N_("%(count)s objection(s) still wait for an answer."),
+    "community_not_found": N_("Community not found."),
+    "notice_not_found": N_("Notice not found."),
+    "line_not_found": N_("This line is not on the notice."),
+    "objection_not_found": N_("Objection not found."),
+    "residents_only": N_("Only residents can do this."),
+    "one_correction": N_("Either award missing points or reverse a transaction, not both."),
+    "bad_correction": N_("Points to award must be a whole number from 1 to %(max)s."),
+    "not_correctable": N_("That transaction is not one of this line's earnings in the notice, or it was already reversed."),
 })
