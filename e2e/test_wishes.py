@@ -89,3 +89,22 @@ def test_wish_posted_dispatched_completed_rated_and_points_in_history(page, serv
     assert sum(balances_of(server, "resident1").values()) == before + 10
     sign_in(page, server, "resident1")
     expect(page.locator("#main")).to_contain_text(f"微心愿：{WHAT}")
+
+
+def test_staff_map_a_kind_to_another_item_on_the_settings_page(page, server):
+    sign_in(page, server, "admin")
+    page.get_by_role("link", name="派单台", exact=True).click()
+    page.get_by_role("link", name="设置：积分、服务队、工作日历").click()
+    expect(page.get_by_role("heading", name="微心愿设置", level=1)).to_be_visible()
+    expect(page.locator("#teams")).to_contain_text("红色楼管家服务队")
+    assert_accessible(page)
+    errand_item = query(server, "SELECT id FROM catalog_item WHERE name = '为独居老人代购代办'")[0][0]
+    choice = page.get_by_label("陪伴", exact=True)
+    expect(choice.locator(f'option[value="{errand_item}"]')).to_contain_text("为独居老人代购代办 · 5 分")
+    choice.select_option(value=str(errand_item))
+    page.get_by_role("button", name="保存积分设置").click()
+    expect(page.locator("#kinds").get_by_role("status")).to_contain_text("已保存各类心愿的积分")
+    item = query(server, "SELECT i.name FROM wish_kind_item k JOIN catalog_item i ON i.id = k.item "
+                         "WHERE k.kind = 'companionship'")
+    assert [r[0] for r in item] == ["为独居老人代购代办"]
+    assert_accessible(page)

@@ -51,6 +51,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "wishes.post": frozenset({"resident"}),
     "wishes.take": frozenset({"resident"}),
     "wishes.dispatch": frozenset({"station_operator", "community_admin", "district_admin"}),
+    # the work calendar is one for every community (the State Council's holidays), so the district keeps it
+    "wishes.calendar": frozenset({"district_admin"}),
     # the monthly public notice (backend/notices): close a month, publish, resolve objections, finalise
     "notices.manage": frozenset({"community_admin", "district_admin"}),
 }

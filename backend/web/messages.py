@@ -264,6 +264,15 @@ REASONS.update({
     "bad_rating": N_("Please choose from 1 to 5 stars."),
     "no_item_for_kind": N_("No catalogue item earns points for this kind of wish."),
     "person_required": N_("Please choose the resident."),
+    # the wish settings page (/staff/wishes/settings)
+    "wish_item_not_in_force": N_("This catalogue item has no points in force today: choose another one."),
+    "wish_team_not_found": N_("Team not found."),
+    "wish_member_elsewhere": N_("This person does not live in the team's community."),
+    "wish_member_required": N_("Please choose a person to add."),
+    "wish_day_past": N_("This day has passed: only today and later days can be changed."),
+    "wish_workday_not_weekend": N_("A make-up working day must be a Saturday or a Sunday."),
+    "wish_day_kind_required": N_("Please choose a holiday or a make-up working day."),
+    "wish_day_note_long": N_("The note is too long (at most %(max)s characters)."),
 })
 
 

@@ -96,6 +96,34 @@ def check_note(note: str, required: bool = False, field: str = "note") -> str:
     return note
 
 
+MAX_TEAM_NAME = 64
+MAX_DAY_NAME = 32
+
+
+def check_team_name(name: str) -> str:
+    """A team's name, spaces tidied (what the dispatch form and the timeline show)."""
+    name = " ".join(name.split())
+    if not name:
+        raise InvalidInput("name_required", field="team_name")
+    if len(name) > MAX_TEAM_NAME:
+        raise InvalidInput("name_too_long", field="team_name", max=MAX_TEAM_NAME)
+    return name
+
+
+def check_calendar_day(day: date, working: bool, name: str, today: date | None) -> str:
+    """A holiday or a make-up working day for the calendar; returns its tidied name. A make-up day is a Saturday or
+    Sunday worked (a weekday is a working day already). With `today`, earlier days are refused: the clocks of the
+    past have been judged and reported, and changing the calendar under them would change those reports."""
+    name = " ".join(name.split())
+    if len(name) > MAX_DAY_NAME:
+        raise InvalidInput("wish_day_note_long", field="note", max=MAX_DAY_NAME)
+    if today is not None and day < today:
+        raise InvalidInput("wish_day_past", field="day")
+    if working and day.weekday() < 5:
+        raise InvalidInput("wish_workday_not_weekend", field="day")
+    return name
+
+
 def check_rating(rating: object, comment: str) -> None:
     if type(rating) is not int or not 1 <= rating <= 5:
         raise InvalidInput("bad_rating", field="rating")

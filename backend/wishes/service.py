@@ -18,6 +18,7 @@ from backend.accounts.tables import Account
 from backend.audit import service as audit
 from backend.catalog import rules as catalog_rules
 from backend.catalog import service as catalog
+from backend.catalog.tables import Item
 from backend.clock import local_date, zone
 from backend.community.tables import Node
 from backend.db import atomic, engine
@@ -232,15 +233,22 @@ async def helpers(principal: Principal, wish_id: int, q: str) -> tuple[list[dict
     """Volunteers (by name) and teams of the wish's community that staff may dispatch it to."""
     row = await _wish(wish_id)
     require_scope(principal, "wishes.dispatch", row["community_path"])
-    people: list[dict] = []
-    if q.strip():
-        people = await Person.select(Person.id, Person.name, Person.is_party_member,
-                                     Person.home.parent.name.as_alias("building"), Person.home.name.as_alias("unit")).where(
-            (Person.community == row["community"]) & (Person.id != row["for_person"])
-            & Person.name.like(f"%{q.strip()}%")).order_by(Person.name).order_by(Person.id).limit(SEARCH_LIMIT)
+    people = await _people_named(row["community"], q, but=row["for_person"])
     teams = await WishTeam.select(WishTeam.id, WishTeam.name).where(
         (WishTeam.community == row["community"]) & (WishTeam.active == True)).order_by(WishTeam.id)  # noqa: E712
     return people, teams
+
+
+async def _people_named(community_id: int, q: str, but: int | None = None) -> list[dict]:
+    """People of the community whose name holds `q` (nobody for an empty search)."""
+    if not q.strip():
+        return []
+    where = (Person.community == community_id) & Person.name.like(f"%{q.strip()}%")
+    if but is not None:
+        where &= Person.id != but
+    return await Person.select(Person.id, Person.name, Person.is_party_member, Person.home.parent.name.as_alias("building"),
+                               Person.home.name.as_alias("unit")).where(where).order_by(Person.name).order_by(
+        Person.id).limit(SEARCH_LIMIT)
 
 
 async def residents(principal: Principal, q: str) -> list[dict]:
@@ -437,13 +445,63 @@ async def _award(principal: Principal, row: dict) -> tuple[int | None, int | Non
 
 
 # --- set-up: which item each kind earns, teams, the work calendar ---------------------------------------------
+# The demo loader calls these without `by`; the staff settings page (/staff/wishes/settings) passes the staff
+# member, whose scope is then checked. Every change is audited either way.
 
-async def set_kind_item(community_id: int, kind: str, item_id: int) -> None:
+MAX_TEAM_NAME = rules.MAX_TEAM_NAME
+MAX_DAY_NAME = rules.MAX_DAY_NAME
+
+
+async def _community(community_id: int, by: Principal | None) -> dict:
+    node = await Node.select(Node.id, Node.name, Node.path, Node.kind).where(Node.id == community_id).first()
+    if node is None or node["kind"] != "community":
+        raise NotFound("node_not_found")
+    if by is not None:
+        require_scope(by, "wishes.dispatch", node["path"])
+    return node
+
+
+async def settings_communities(principal: Principal) -> list[dict]:
+    """The communities whose wish settings this staff member keeps (those they dispatch in)."""
+    scope = principal.scope_paths("wishes.dispatch")
+    return [c for c in await Node.select(Node.id, Node.name, Node.path).where(Node.kind == "community").order_by(Node.id)
+            if any(c["path"].startswith(p) for p in scope)]
+
+
+async def set_kind_item(community_id: int, kind: str, item_id: int | None, by: Principal | None = None,
+                        today: date | None = None) -> None:
+    """Which catalogue item a confirmed wish of `kind` earns its helper; None: no points for this kind. The item
+    must be the community's own and in force `today` (a retired or future item would post nothing)."""
     if kind not in rules.KINDS:
         raise InvalidInput("invalid", field="kind")
+    await _community(community_id, by)
+    if item_id is not None:
+        owner = await Item.select(Item.category.community.as_alias("community")).where(Item.id == item_id).first()
+        if owner is None or owner["community"] != community_id:
+            raise InvalidInput("unknown_item", field=f"kind_{kind}")
+        try:
+            item = await catalog.item_on(item_id, today or local_date(datetime.now(zone())))
+        except (NotFound, Conflict):
+            raise InvalidInput("unknown_item", field=f"kind_{kind}") from None
+        if item.points is None:
+            raise InvalidInput("wish_item_not_in_force", field=f"kind_{kind}")
     async with atomic():
+        before = await WishKindItem.select(WishKindItem.item).where(
+            (WishKindItem.community == community_id) & (WishKindItem.kind == kind)).first()
+        if (before and before["item"]) == item_id:
+            return
         await WishKindItem.delete().where((WishKindItem.community == community_id) & (WishKindItem.kind == kind))
-        await WishKindItem.insert(WishKindItem(community=community_id, kind=kind, item=item_id))
+        if item_id is not None:
+            await WishKindItem.insert(WishKindItem(community=community_id, kind=kind, item=item_id))
+        await audit.log(by.user_id if by else None, "wish.kind_item", "wish_kind", kind, community_id,
+                        before={"item": before["item"] if before else None}, after={"item": item_id})
+
+
+async def set_kind_items(by: Principal, community_id: int, chosen: dict[str, int | None], today: date) -> None:
+    """The settings form: all kinds saved together, or none when one is refused."""
+    async with atomic():
+        for kind, item_id in chosen.items():
+            await set_kind_item(community_id, kind, item_id, by, today)
 
 
 async def kind_items(community_id: int, day: date) -> dict[str, dict]:
@@ -458,15 +516,134 @@ async def kind_items(community_id: int, day: date) -> dict[str, dict]:
     return found
 
 
-async def add_team(community_id: int, name: str, member_ids: list[int]) -> int:
+async def kind_mapping(community_id: int) -> dict[str, int]:
+    """kind -> the item id mapped, whether or not it is in force today (the settings page says when it is not)."""
+    return {r["kind"]: r["item"] for r in await WishKindItem.select(WishKindItem.kind, WishKindItem.item).where(
+        WishKindItem.community == community_id)}
+
+
+async def _team(team_id: int, by: Principal | None) -> dict:
+    team = await WishTeam.select().where(WishTeam.id == team_id).first()
+    if team is None:
+        raise NotFound("wish_team_not_found")
+    await _community(team["community"], by)
+    return team
+
+
+async def _member_of(community_id: int, person_id: int) -> dict:
+    person = await _person(person_id)
+    if person["community"] != community_id:
+        raise InvalidInput("wish_member_elsewhere", field="person")
+    return person
+
+
+async def add_team(community_id: int, name: str, member_ids: list[int], by: Principal | None = None) -> int:
+    await _community(community_id, by)
+    name = rules.check_team_name(name)
+    for person_id in member_ids:
+        await _member_of(community_id, person_id)
     async with atomic():
         team_id = (await WishTeam.insert(WishTeam(community=community_id, name=name)))[0]["id"]
         if member_ids:
-            await WishTeamMember.insert(*(WishTeamMember(team=team_id, person=p) for p in member_ids))
+            await WishTeamMember.insert(*(WishTeamMember(team=team_id, person=p) for p in dict.fromkeys(member_ids)))
+        await audit.log(by.user_id if by else None, "wish.team_add", "volunteer_team", team_id, community_id,
+                        after={"name": name, "members": member_ids})
     return team_id
 
 
-async def set_calendar_day(day: date, working: bool, name: str = "") -> None:
+async def rename_team(by: Principal, team_id: int, name: str) -> None:
+    team = await _team(team_id, by)
+    name = rules.check_team_name(name)
     async with atomic():
+        await WishTeam.update({WishTeam.name: name}).where(WishTeam.id == team_id)
+        await audit.log(by.user_id, "wish.team_rename", "volunteer_team", team_id, team["community"],
+                        before={"name": team["name"]}, after={"name": name})
+
+
+async def set_team_active(by: Principal, team_id: int, active: bool) -> None:
+    """A team no longer dispatched to (its members still finish what they hold); or back in service."""
+    team = await _team(team_id, by)
+    if team["active"] == active:
+        return
+    async with atomic():
+        await WishTeam.update({WishTeam.active: active}).where(WishTeam.id == team_id)
+        await audit.log(by.user_id, "wish.team_active", "volunteer_team", team_id, team["community"],
+                        before={"active": team["active"]}, after={"active": active})
+
+
+async def add_team_member(by: Principal, team_id: int, person_id: int) -> None:
+    """Adding someone already in the team changes nothing (a double tap)."""
+    team = await _team(team_id, by)
+    await _member_of(team["community"], person_id)
+    async with atomic():
+        if await WishTeamMember.exists().where((WishTeamMember.team == team_id) & (WishTeamMember.person == person_id)):
+            return
+        await WishTeamMember.insert(WishTeamMember(team=team_id, person=person_id))
+        await audit.log(by.user_id, "wish.team_member_add", "volunteer_team", team_id, team["community"],
+                        after={"person": person_id})
+
+
+async def remove_team_member(by: Principal, team_id: int, person_id: int) -> None:
+    team = await _team(team_id, by)
+    async with atomic():
+        member = (WishTeamMember.team == team_id) & (WishTeamMember.person == person_id)
+        if await WishTeamMember.exists().where(member):
+            await WishTeamMember.delete().where(member)
+            await audit.log(by.user_id, "wish.team_member_remove", "volunteer_team", team_id, team["community"],
+                            before={"person": person_id})
+
+
+async def teams(principal: Principal, community_id: int) -> list[dict]:
+    """The community's teams (active first) with their members."""
+    await _community(community_id, principal)
+    found = await WishTeam.select().where(WishTeam.community == community_id).order_by(
+        WishTeam.active, ascending=False).order_by(WishTeam.id)
+    members: dict[int, list[dict]] = {t["id"]: [] for t in found}
+    if found:
+        for m in await WishTeamMember.select(WishTeamMember.team, WishTeamMember.person, WishTeamMember.person.name.as_alias(
+                "name")).where(WishTeamMember.team.is_in(list(members))).order_by(WishTeamMember.person.name).order_by(
+                WishTeamMember.id):
+            members[m["team"]].append({"id": m["person"], "name": m["name"]})
+    return [t | {"members": members[t["id"]]} for t in found]
+
+
+async def team_candidates(principal: Principal, team_id: int, q: str) -> list[dict]:
+    """People of the team's community found by name, to add to the team (the dispatch page's volunteer search)."""
+    team = await _team(team_id, principal)
+    return await _people_named(team["community"], q)
+
+
+async def set_calendar_day(day: date, working: bool, name: str = "", by: Principal | None = None,
+                           today: date | None = None) -> None:
+    """A public holiday (working=False) or a weekend day worked instead (调休, working=True); setting a day again
+    replaces it. With `today` (the settings page), days before it are refused (rules.check_calendar_day)."""
+    if by is not None and not by.can("wishes.dispatch"):
+        raise PermissionDenied()
+    name = rules.check_calendar_day(day, working, name, today)
+    async with atomic():
+        before = await WorkCalendarDay.select(WorkCalendarDay.working, WorkCalendarDay.name).where(
+            WorkCalendarDay.day == day).first()
         await WorkCalendarDay.delete().where(WorkCalendarDay.day == day)
         await WorkCalendarDay.insert(WorkCalendarDay(day=day, working=working, name=name))
+        # one calendar for every community (the State Council's notice): audited without a community
+        await audit.log(by.user_id if by else None, "wish.calendar_day", "wish_calendar_day", day.isoformat(), None,
+                        before=before, after={"working": working, "name": name})
+
+
+async def remove_calendar_day(by: Principal, day: date, today: date) -> None:
+    if not by.can("wishes.dispatch"):
+        raise PermissionDenied()
+    if day < today:
+        raise InvalidInput("wish_day_past", field="day")
+    async with atomic():
+        before = await WorkCalendarDay.select(WorkCalendarDay.working, WorkCalendarDay.name).where(
+            WorkCalendarDay.day == day).first()
+        if before is None:
+            return
+        await WorkCalendarDay.delete().where(WorkCalendarDay.day == day)
+        await audit.log(by.user_id, "wish.calendar_day_remove", "wish_calendar_day", day.isoformat(), None, before=before)
+
+
+async def calendar_days(since: date) -> list[dict]:
+    """The holidays and make-up working days from `since` on, in order."""
+    return await WorkCalendarDay.select().where(WorkCalendarDay.day >= since).order_by(WorkCalendarDay.day)

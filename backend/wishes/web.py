@@ -4,13 +4,14 @@ dispatch from the dispatch board, and watch the overdue list of the "2341" clock
 (works without JavaScript); HTMX swaps the dispatch board's table when filtering and the volunteer search results."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from uuid import uuid4
 
 from litestar import Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from backend.catalog import service as catalog
 from backend.clock import local_date, zone
 from backend.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from backend.people.tables import Person
@@ -24,6 +25,7 @@ from backend.wishes.service import AS_RESIDENT, AS_STAFF
 POST = {"capability": "wishes.post"}
 TAKE = {"capability": "wishes.take"}
 DISPATCH = {"capability": "wishes.dispatch"}
+CALENDAR = {"capability": "wishes.calendar"}
 
 KIND_NAMES = {"repair": N_("Repair"), "visit": N_("Visit"), "errand": N_("Errand"),
               "companionship": N_("Companionship"), "other": N_("Other help")}
@@ -321,10 +323,172 @@ async def staff_post(request: Request) -> Template | Redirect:
     return Redirect(f"/staff/wishes/{wish_id}?done=posted_for", status_code=303)
 
 
+# --- staff: settings (which item each kind earns, teams, the work calendar) -----------------------------------
+
+SETTINGS = "/staff/wishes/settings"
+SETTINGS_DONE = {"kinds": ("kinds", N_("Saved: the points each kind of wish earns.")),
+                 "team_added": ("teams", N_("The team was created.")),
+                 "team_renamed": ("teams", N_("The team was renamed.")),
+                 "team_off": ("teams", N_("The team will no longer be sent wishes.")),
+                 "team_on": ("teams", N_("The team can be sent wishes again.")),
+                 "member_added": ("teams", N_("The member was added.")),
+                 "member_removed": ("teams", N_("The member was removed.")),
+                 "day_saved": ("calendar", N_("The day was saved.")),
+                 "day_removed": ("calendar", N_("The day was removed."))}
+DAY_KINDS = {"holiday": N_("Holiday (no work)"), "workday": N_("Make-up working day (调休)")}
+
+
+def _today():
+    return local_date(_now())
+
+
+async def _settings_page(request: Request, community: int | None = None, flash: dict | None = None,
+                         section: str | None = None, status: int = 200, form: dict | None = None,
+                         field: str | None = None, team: int | None = None, q: str = "") -> Template:
+    """`section` is where the message goes (the section an HTMX form swaps); `team` and `q`: the member search."""
+    principal = await load_principal(request)
+    today = _today()
+    communities = await service.settings_communities(principal)
+    current = next((c for c in communities if c["id"] == community), communities[0] if communities else None)
+    context = {"communities": communities, "current": current, "note": flash, "section": section, "form": form or {},
+               "field": field, "search_team": team, "q": q, "today": today, "DAY_KINDS": DAY_KINDS,
+               "max_team_name": service.MAX_TEAM_NAME, "max_day_name": service.MAX_DAY_NAME,
+               "days": await service.calendar_days(today), **HELPERS}
+    if current is not None:
+        items = [i | {"category": c["name"]} for c in await catalog.catalogue(current["id"], today) for i in c["items"]]
+        teams = await service.teams(principal, current["id"])
+        found = await service.team_candidates(principal, team, q) if team in {t["id"] for t in teams} and q else []
+        context.update({"items": items, "mapping": await service.kind_mapping(current["id"]), "teams": teams,
+                        "found": found})
+    return Template("wishes/settings.html", context=context, status_code=status)
+
+
+def _settings_url(community: int | None, done: str, anchor: str) -> str:
+    return f"{SETTINGS}?community={community or ''}&done={done}#{anchor}"
+
+
+@get(SETTINGS, opt=DISPATCH)
+async def settings(request: Request, community: FromQuery[int | None] = None, team: FromQuery[int | None] = None,
+                   q: FromQuery[str] = "", done: FromQuery[str | None] = None) -> Template:
+    flash, section = None, None
+    if done in SETTINGS_DONE:
+        section, text = SETTINGS_DONE[done]
+        flash = {"kind": "success", "text": _(text)}
+    return await _settings_page(request, community, flash, section, team=team, q=q.strip())
+
+
+async def _settings_post(request: Request, section: str, done: str, change, anchor: str | None = None) -> Template | Redirect:
+    """Runs `change(principal, form, today)`; on a refusal the page comes back with the message in `section` and what
+    was typed still in its fields."""
+    principal = await load_principal(request)
+    form = await _fields(request)
+    community = form.get("community", "")
+    community = int(community) if community.isdigit() else None
+    try:
+        done = await change(principal, form, _today()) or done
+    except DomainError as exc:
+        _reraise(exc)
+        team = form.get("team", "")
+        return await _settings_page(request, community, _error(exc), section, status_of(exc), form,
+                                    exc.params.get("field"), int(team) if team.isdigit() else None, form.get("q", ""))
+    return Redirect(_settings_url(community, done, anchor or section), status_code=303)
+
+
+@post(f"{SETTINGS}/kinds", opt=DISPATCH)
+async def save_kind_items(request: Request) -> Template | Redirect:
+    async def change(principal, form, today):
+        community = _int(form.get("community"), "community")
+        if community is None:
+            raise InvalidInput("invalid", field="community")
+        chosen = {k: _int(form[f"kind_{k}"], f"kind_{k}") for k in rules.KINDS if f"kind_{k}" in form}
+        await service.set_kind_items(principal, community, chosen, today)
+    return await _settings_post(request, "kinds", "kinds", change)
+
+
+@post(f"{SETTINGS}/teams", opt=DISPATCH)
+async def create_team(request: Request) -> Template | Redirect:
+    async def change(principal, form, today):
+        community = _int(form.get("community"), "community")
+        if community is None:
+            raise InvalidInput("invalid", field="community")
+        await service.add_team(community, form.get("team_name", ""), [], principal)
+    return await _settings_post(request, "teams", "team_added", change)
+
+
+@post(f"{SETTINGS}/teams/{{team_id:int}}/rename", opt=DISPATCH)
+async def rename_team(request: Request, team_id: FromPath[int]) -> Template | Redirect:
+    async def change(principal, form, today):
+        await service.rename_team(principal, team_id, form.get("team_name", ""))
+    return await _settings_post(request, "teams", "team_renamed", change, f"team-{team_id}")
+
+
+@post(f"{SETTINGS}/teams/{{team_id:int}}/active", opt=DISPATCH)
+async def team_active(request: Request, team_id: FromPath[int]) -> Template | Redirect:
+    async def change(principal, form, today):
+        active = form.get("active") == "1"
+        await service.set_team_active(principal, team_id, active)
+        return "team_on" if active else "team_off"
+    return await _settings_post(request, "teams", "team_off", change, f"team-{team_id}")
+
+
+@get(f"{SETTINGS}/teams/{{team_id:int}}/people", opt=DISPATCH)
+async def team_people(request: Request, team_id: FromPath[int], q: FromQuery[str] = "") -> Template:
+    """The member search's results, swapped into the team's "add a member" form as the staff member types."""
+    principal = await load_principal(request)
+    found = await service.team_candidates(principal, team_id, q)
+    return Template("wishes/_team_people.html", context={"found": found, "q": q.strip(), "t": {"id": team_id}})
+
+
+@post(f"{SETTINGS}/teams/{{team_id:int}}/members", opt=DISPATCH)
+async def add_member(request: Request, team_id: FromPath[int]) -> Template | Redirect:
+    async def change(principal, form, today):
+        person = _int(form.get("person"), "person")
+        if person is None:
+            raise InvalidInput("wish_member_required", field="person")
+        await service.add_team_member(principal, team_id, person)
+    return await _settings_post(request, "teams", "member_added", change, f"team-{team_id}")
+
+
+@post(f"{SETTINGS}/teams/{{team_id:int}}/members/remove", opt=DISPATCH)
+async def remove_member(request: Request, team_id: FromPath[int]) -> Template | Redirect:
+    async def change(principal, form, today):
+        person = _int(form.get("person"), "person")
+        if person is None:
+            raise InvalidInput("wish_member_required", field="person")
+        await service.remove_team_member(principal, team_id, person)
+    return await _settings_post(request, "teams", "member_removed", change, f"team-{team_id}")
+
+
+def _day(value: str | None) -> date:
+    try:
+        return date.fromisoformat(value or "")
+    except ValueError:
+        raise InvalidInput("bad_date", field="day") from None
+
+
+@post(f"{SETTINGS}/calendar", opt=CALENDAR)
+async def save_day(request: Request) -> Template | Redirect:
+    async def change(principal, form, today):
+        day = _day(form.get("day"))
+        if form.get("day_kind") not in DAY_KINDS:
+            raise InvalidInput("wish_day_kind_required", field="day_kind")
+        await service.set_calendar_day(day, form["day_kind"] == "workday", form.get("note", ""), principal, today)
+    return await _settings_post(request, "calendar", "day_saved", change)
+
+
+@post(f"{SETTINGS}/calendar/remove", opt=CALENDAR)
+async def remove_day(request: Request) -> Template | Redirect:
+    async def change(principal, form, today):
+        await service.remove_calendar_day(principal, _day(form.get("day")), today)
+    return await _settings_post(request, "calendar", "day_removed", change)
+
+
 ROUTES = [
     new_wish, post_wish, my_wishes, wish_detail, confirm,
     *(_resident_action(a) for a in ("reopen", "cancel")),
     volunteer_board, *(_volunteer_action(a) for a in ("take", "start", "complete", "reply")),
     dispatch_board, overdue_list, staff_new, staff_post, staff_wish, helper_search, dispatch, staff_confirm,
     *(_staff_action(a) for a in ("acknowledge", "reply", "complete", "reopen", "cancel")),
+    settings, save_kind_items, create_team, rename_team, team_active, team_people, add_member, remove_member, save_day,
+    remove_day,
 ]

@@ -234,3 +234,76 @@ async def test_a_wish_sent_to_someone_else_is_no_longer_the_first_helpers(world)
     await service.act(w["other"], wish_id, "complete", NOW + timedelta(hours=2))
     assert (await service.confirm(w["resident"], wish_id, 5, "", MONDAY)).points == 10
     assert await f.balance(w["other_account"]) == 10 and await f.balance(w["helper_account"]) == 0
+
+
+async def test_the_settings_change_which_item_a_confirmation_posts(world):
+    """Staff remap a kind on the settings page: the next confirmation posts the new item's points; "no points"
+    posts none; another community's item, or an item without a value in force, is refused and changes nothing."""
+    w, c1 = world, world["t"]["c1"]
+    today = MONDAY.date()
+    category = await catalog.add_category(c1, "邻里守望")
+    big = await catalog.add_item(category, "重大维修帮扶", 30, date(2026, 7, 1))
+    later = await catalog.add_item(category, "明年的项目", 5, date(2027, 1, 1))
+    far_category = await catalog.add_category(w["t"]["c2"], "西园")
+    far_item = await catalog.add_item(far_category, "西园项目", 50, date(2026, 7, 1))
+    await service.set_kind_items(w["staff"], c1, {"repair": big, "errand": None}, today)
+    assert (await service.kind_mapping(c1)).get("errand") is None
+    audited = await AuditEntry.select(AuditEntry.target_id, AuditEntry.after).where(
+        (AuditEntry.action == "wish.kind_item") & (AuditEntry.actor == w["staff"].user_id)).output(load_json=True)
+    assert sorted((a["target_id"], a["after"]["item"]) for a in audited) == [("errand", None), ("repair", big)]
+    for refused in (far_item, later, 999999):
+        with pytest.raises(InvalidInput):
+            await service.set_kind_items(w["staff"], c1, {"visit": None, "repair": refused}, today)
+    assert (await service.kind_mapping(c1))["repair"] == big and "visit" in await service.kind_mapping(c1)  # all or nothing
+    with pytest.raises(PermissionDenied):
+        await service.set_kind_item(c1, "repair", big, w["far_staff"], today)
+
+    repair, errand = await posted(w, "repair", "r1"), await posted(w, "errand", "e1")
+    for wish_id in (repair, errand):
+        await done(w, wish_id)
+    assert (await service.confirm(w["resident"], repair, 5, "", MONDAY)).points == 30
+    assert (await service.confirm(w["resident"], errand, 5, "", MONDAY)).withheld == "no_item_for_kind"
+    assert await f.balance(w["helper_account"]) == 30
+    assert [t["source_label"] for t in await wish_txns()] and "重大维修帮扶" in (await wish_txns())[0]["source_label"]
+
+
+async def test_teams_and_calendar_settings_are_checked_and_audited(world):
+    w, c1 = world, world["t"]["c1"]
+    today = MONDAY.date()
+    team = await service.add_team(c1, " 楼管家 ", [], w["staff"])
+    await service.rename_team(w["staff"], team, "红色楼管家")
+    await service.add_team_member(w["staff"], team, w["helper_person"])
+    await service.add_team_member(w["staff"], team, w["helper_person"])  # a double tap adds nobody twice
+    with pytest.raises(InvalidInput):
+        await service.add_team_member(w["staff"], team, w["far_person"])  # lives in another community
+    with pytest.raises(InvalidInput):
+        await service.rename_team(w["staff"], team, "   ")
+    with pytest.raises(PermissionDenied):
+        await service.rename_team(w["far_staff"], team, "西园队")
+    [found] = await service.teams(w["staff"], c1)
+    assert found["name"] == "红色楼管家" and [m["id"] for m in found["members"]] == [w["helper_person"]]
+    assert [p["id"] for p in await service.team_candidates(w["staff"], team, "热心")] == [w["other_person"]]
+    await service.set_team_active(w["staff"], team, False)
+    wish_id = await posted(w)
+    with pytest.raises(InvalidInput):  # a stopped team is not sent wishes
+        await service.dispatch(w["staff"], wish_id, NOW, team_id=team)
+    await service.remove_team_member(w["staff"], team, w["helper_person"])
+    assert (await service.teams(w["staff"], c1))[0]["members"] == []
+
+    saturday = date(2026, 11, 7)
+    await service.set_calendar_day(saturday, True, "调休", w["operator"], today)
+    await service.set_calendar_day(date(2026, 11, 3), False, "测试假日", w["operator"], today)
+    for day, working in ((date(2026, 11, 1), False), (date(2026, 11, 4), True)):  # past; make-up day on a weekday
+        with pytest.raises(InvalidInput):
+            await service.set_calendar_day(day, working, "", w["operator"], today)
+    with pytest.raises(PermissionDenied):
+        await service.set_calendar_day(saturday, False, "", w["helper"], today)
+    assert [(d["day"], d["working"]) for d in await service.calendar_days(today)] == [
+        (date(2026, 11, 3), False), (saturday, True)]
+    assert date(2026, 11, 3) in (await service.calendar()).holidays
+    await service.remove_calendar_day(w["operator"], date(2026, 11, 3), today)
+    assert [d["day"] for d in await service.calendar_days(today)] == [saturday]
+    actions = [a["action"] for a in await AuditEntry.select(AuditEntry.action).where(AuditEntry.action.like("wish.%")).order_by(
+        AuditEntry.id) if a["action"] not in ("wish.post", "wish.kind_item")]
+    assert actions == ["wish.team_add", "wish.team_rename", "wish.team_member_add", "wish.team_active",
+                       "wish.team_member_remove", "wish.calendar_day", "wish.calendar_day", "wish.calendar_day_remove"]

@@ -221,3 +221,21 @@ def test_the_wish_domain_knows_nothing_of_http(module):
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
     assert not {n for n in names if n.split(".")[0] in ("litestar", "jinja2") or n.startswith("backend.web")}
+
+
+def test_settings_checks_team_names_and_calendar_days():
+    assert rules.check_team_name("  红色  楼管家 ") == "红色 楼管家"
+    for bad, code in (("   ", "name_required"), ("队" * 65, "name_too_long")):
+        with pytest.raises(InvalidInput) as refused:
+            rules.check_team_name(bad)
+        assert refused.value.code == code
+    today = date(2026, 11, 18)  # a Wednesday
+    assert rules.check_calendar_day(date(2026, 11, 18), False, " 测试 ", today) == "测试"  # today may still change
+    assert rules.check_calendar_day(date(2026, 11, 21), True, "调休", today) == "调休"  # a Saturday worked
+    assert rules.check_calendar_day(date(2026, 1, 1), False, "元旦", None) == "元旦"  # the loader fills any year
+    for day, working, name, code in ((date(2026, 11, 17), False, "", "wish_day_past"),
+                                     (date(2026, 11, 20), True, "", "wish_workday_not_weekend"),
+                                     (date(2026, 11, 22), False, "节" * 33, "wish_day_note_long")):
+        with pytest.raises(InvalidInput) as refused:
+            rules.check_calendar_day(day, working, name, today)
+        assert refused.value.code == code
