@@ -17,6 +17,7 @@ from backend.clock import local_date, zone
 from backend.errors import DomainError, InvalidInput, PermissionDenied
 from backend.web.access import load_device, load_principal
 from backend.web.errors import status_of
+from backend.web.forms import form_int
 from backend.web.i18n import N_, gettext as _, ngettext
 from backend.web.messages import reason_text
 
@@ -68,22 +69,13 @@ async def new_claim(request: Request, item: FromQuery[int | None] = None) -> Tem
     return await _form_page(request, {"item": str(item)} if item else None)
 
 
-def _optional_int(value: object, field: str) -> int | None:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        return None
-    if not text.isdigit():
-        raise InvalidInput("invalid", field=field)
-    return int(text)
-
-
 @post("/claims", opt=ME, request_max_body_size=MAX_BODY)
 async def file_claim(request: Request) -> Template | Redirect:
     principal = await load_principal(request)
     form = await request.form()
     raw = {k: v for k, v in form.items() if k != "_csrf_token" and isinstance(v, str)}
     try:
-        item_id = _optional_int(form.get("item"), "item")
+        item_id = form_int(form.get("item"), "item")
         if item_id is None:
             raise InvalidInput("item_required", field="item")
         try:
@@ -96,10 +88,10 @@ async def file_claim(request: Request) -> Template | Redirect:
             photo = await upload.read(photos.MAX_BYTES + 1)
             if len(photo) > photos.MAX_BYTES:
                 raise InvalidInput("file_too_large", field="photo", max_mb=photos.MAX_MB)
-        for_person = _optional_int(form.get("for_person"), "for_person")
+        for_person = form_int(form.get("for_person"), "for_person")
         await service.submit(principal, item_id=item_id, deed_date=deed_date, description=raw.get("description", ""),
                              witnesses=raw.get("witnesses", ""), photo=photo, submission_key=raw.get("submission_key", ""),
-                             now=_now(), for_person=for_person, account_id=_optional_int(form.get("account"), "account"))
+                             now=_now(), for_person=for_person, account_id=form_int(form.get("account"), "account"))
     except DomainError as exc:
         if isinstance(exc, PermissionDenied):
             raise
@@ -177,7 +169,7 @@ async def decide(request: Request) -> Template:
     """Approve or reject the selected claims, each on its own; the page says what happened to every one."""
     principal = await load_principal(request)
     form = await request.form()
-    filters = {k: _optional_int(form.get(k), k) for k in ("grid", "category")}
+    filters = {k: form_int(form.get(k), k) for k in ("grid", "category")}
     week = form.get("week") or None
     try:
         ids = [int(v) for v in form.getall("claim", []) if isinstance(v, str) and v.isdigit()]

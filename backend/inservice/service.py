@@ -22,7 +22,7 @@ from backend.errors import Conflict, DomainError, InvalidInput, NotFound, Permis
 from backend.inservice import rules
 from backend.inservice.tables import CheckIn, Member, Project, Setting
 from backend.ledger import service as ledger
-from backend.ledger.rules import PostingDraft, TransactionDraft
+from backend.ledger.rules import EARNING_KINDS, PostingDraft, TransactionDraft
 from backend.ledger.tables import LedgerTransaction, Posting
 from backend.people.rules import Principal, require_scope
 from backend.people.tables import Person
@@ -404,7 +404,7 @@ async def points_earned(person_id: int, year: int) -> int:
     start = datetime(year, 1, 1, tzinfo=zone())
     end = datetime(year + 1, 1, 1, tzinfo=zone())
     rows = await Posting.select(Posting.amount, Posting.txn).where(
-        Posting.account.is_in(accounts) & Posting.txn.kind.is_in(["award", "hours"])
+        Posting.account.is_in(accounts) & Posting.txn.kind.is_in(list(EARNING_KINDS))
         & (Posting.txn.occurred_at >= start) & (Posting.txn.occurred_at < end))
     if not rows:
         return 0

@@ -15,6 +15,7 @@ from backend.errors import DomainError, InvalidInput, PermissionDenied
 from backend.inservice import export, rules, service
 from backend.web.access import load_principal
 from backend.web.errors import status_of
+from backend.web.forms import form_int
 from backend.web.i18n import N_, gettext as _
 from backend.web.messages import reason_text
 
@@ -42,17 +43,6 @@ def _error(exc: DomainError) -> dict:
 
 def _done(done: str | None) -> dict | None:
     return {"kind": "success", "text": _(DONE[done])} if done in DONE else None
-
-
-def _int(value: object, field: str, required: bool = True) -> int | None:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        if required:
-            raise InvalidInput("invalid", field=field)
-        return None
-    if not text.isdigit():
-        raise InvalidInput("invalid", field=field)
-    return int(text)
 
 
 def _date(value: object, field: str) -> date:
@@ -100,9 +90,9 @@ async def save_settings(request: Request) -> Template | Redirect:
     form = await request.form()
     community_id = None
     try:
-        community_id = _int(form.get("community"), "community")
-        await service.save_setting(principal, community_id, _int(form.get("window_days"), "window_days"),
-                                   form.get("strict") == "1", _int(form.get("award_item"), "award_item", False))
+        community_id = form_int(form.get("community"), "community", required=True)
+        await service.save_setting(principal, community_id, form_int(form.get("window_days"), "window_days", required=True),
+                                   form.get("strict") == "1", form_int(form.get("award_item"), "award_item"))
     except DomainError as exc:
         if isinstance(exc, PermissionDenied):
             raise
@@ -138,9 +128,9 @@ def _raw(form) -> dict:
 async def register(request: Request) -> Template | Redirect:
     principal = await load_principal(request)
     form = await request.form()
-    community_id = _int(form.get("community"), "community", False)
+    community_id = form_int(form.get("community"), "community")
     try:
-        await service.register(principal, _int(form.get("person"), "person"), form.get("employer") or "",
+        await service.register(principal, form_int(form.get("person"), "person", required=True), form.get("employer") or "",
                                form.get("branch") or "", _date(form.get("since"), "since"), local_date(_now()))
     except DomainError as exc:
         if isinstance(exc, PermissionDenied):
@@ -160,7 +150,7 @@ async def end_membership(request: Request, member_id: FromPath[int]) -> Redirect
 async def add_project(request: Request) -> Template | Redirect:
     principal = await load_principal(request)
     form = await request.form()
-    community_id = _int(form.get("community"), "community", False)
+    community_id = form_int(form.get("community"), "community")
     try:
         await service.add_project(principal, community_id or 0, form.get("name") or "", form.get("description") or "")
     except DomainError as exc:
@@ -232,7 +222,7 @@ async def check_in(request: Request) -> Template | Redirect:
     principal = await load_principal(request)
     form = await request.form()
     try:
-        await service.claim_check_in(principal, _date(form.get("day"), "day"), _int(form.get("project"), "project", False),
+        await service.claim_check_in(principal, _date(form.get("day"), "day"), form_int(form.get("project"), "project"),
                                      form.get("project_text") or "", form.get("submission_key") or "", _now())
     except DomainError as exc:
         if isinstance(exc, PermissionDenied):

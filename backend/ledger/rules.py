@@ -8,6 +8,9 @@ from datetime import datetime
 from backend.errors import Conflict, InvalidInput
 
 KINDS = ("award", "deduction", "redemption", "reversal", "opening", "hours", "transfer")
+# what counts as "earned" wherever earnings are shown (notices, boards, statements): points credited for deeds and
+# volunteer hours; redemptions, deductions, openings and transfers are not earning
+EARNING_KINDS = ("award", "hours")
 # a memo is mandatory for anything a person types in by hand
 MAX_MEMO = 500
 MAX_POINTS_PER_POSTING = 1_000_000

@@ -41,6 +41,7 @@ from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from backend.errors import Conflict, InvalidInput, PermissionDenied
+from backend.ledger.rules import EARNING_KINDS  # noqa: F401 — the same "earned" as the boards
 
 STATES = ("draft", "published", "final")
 OBJECTION_STATES = ("open", "upheld", "rejected")
@@ -49,7 +50,6 @@ DEFAULT_OBJECTION_DAYS = 7
 MAX_OBJECTION_DAYS = 31
 MAX_REASON = 500
 MAX_CORRECTION = 10_000
-EARNING_KINDS = ("award", "hours")
 TO_DATE_ONLY_KINDS = ("opening",)
 LINE_ACCOUNT_KINDS = ("person", "organisation")
 

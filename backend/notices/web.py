@@ -15,6 +15,7 @@ from backend.errors import DomainError, InvalidInput, PermissionDenied
 from backend.notices import exports, rules, service
 from backend.web.access import load_principal
 from backend.web.errors import status_of
+from backend.web.forms import form_int
 from backend.web.i18n import N_, gettext as _
 from backend.web.messages import reason_text
 
@@ -54,15 +55,6 @@ HELPERS = {"STATE_NAMES": STATE_NAMES, "OBJECTION_STATES": OBJECTION_STATES, "CO
            "MAX_DAYS": rules.MAX_OBJECTION_DAYS}
 
 
-def _int(value: object, field: str) -> int | None:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        return None
-    if not text.isdigit():
-        raise InvalidInput("invalid", field=field)
-    return int(text)
-
-
 # --- staff ----------------------------------------------------------------------------------------------------
 
 async def _list_page(request: Request, flash: dict | None = None, form: dict | None = None, status: int = 200) -> Template:
@@ -84,7 +76,7 @@ async def close_month(request: Request) -> Template | Redirect:
     form = await request.form()
     raw = {k: form.get(k) or "" for k in ("community", "month")}
     try:
-        community = _int(raw["community"], "community")
+        community = form_int(raw["community"], "community")
         if community is None:
             raise InvalidInput("community_required", field="community")
         notice_id = await service.close_month(await load_principal(request), community, raw["month"], _now())
@@ -114,7 +106,7 @@ async def staff_notice(request: Request, notice_id: FromPath[int], q: FromQuery[
 async def publish(request: Request, notice_id: FromPath[int]) -> Template | Redirect:
     form = await request.form()
     try:
-        await service.publish(await load_principal(request), notice_id, _now(), _int(form.get("days"), "days"))
+        await service.publish(await load_principal(request), notice_id, _now(), form_int(form.get("days"), "days"))
     except DomainError as exc:
         if isinstance(exc, PermissionDenied):
             raise
@@ -139,7 +131,7 @@ async def resolve(request: Request, notice_id: FromPath[int], objection_id: From
     try:
         await service.resolve(await load_principal(request), objection_id, form.get("decision") or "",
                               form.get("resolution") or "", service.check_points(form.get("points") or ""), _now(),
-                              reverses=_int(form.get("reverses"), "reverses"))
+                              reverses=form_int(form.get("reverses"), "reverses"))
     except DomainError as exc:
         if isinstance(exc, PermissionDenied):
             raise

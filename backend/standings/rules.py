@@ -7,10 +7,8 @@ from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from backend.errors import Conflict, InvalidInput
-
-# what counts as "earned": points credited for deeds and volunteer hours, minus reversals of those (counted when the
-# reversal happened, like the ledger). Redemptions, deductions, openings and transfers are not earning.
-EARNING_KINDS = ("award", "hours")
+# "earned" is the ledger's EARNING_KINDS, minus reversals of those (counted when the reversal happened, like the ledger)
+from backend.ledger.rules import EARNING_KINDS  # noqa: F401 — one definition for notices, boards and statements
 # accounts that appear on boards (the issuer and the shop only move points around)
 BOARD_KINDS = ("person", "organisation")
 PERIOD_KINDS = ("month", "quarter", "year")

@@ -20,3 +20,15 @@ async def parse_form(request: Request, schema: type[T]) -> T:
         # msgspec says "... - at `$.points`": name the field so the form can mark it
         field = str(exc).rsplit("$.", 1)[-1].rstrip("`") if "$." in str(exc) else None
         raise InvalidInput("invalid", field=field) from exc
+
+
+def form_int(value: object, field: str, *, required: bool = False) -> int | None:
+    """A whole number (an id, a count) typed or chosen in a form field; empty is None unless required."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        if required:
+            raise InvalidInput("invalid", field=field)
+        return None
+    if not text.isdigit():
+        raise InvalidInput("invalid", field=field)
+    return int(text)

@@ -17,6 +17,7 @@ from backend.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from backend.people.tables import Person
 from backend.web.access import load_principal
 from backend.web.errors import status_of
+from backend.web.forms import form_int
 from backend.web.i18n import N_, gettext as _
 from backend.web.messages import reason_text
 from backend.wishes import rules, service
@@ -89,14 +90,6 @@ HELPERS = {"KIND_NAMES": KIND_NAMES, "KIND_HINTS": KIND_HINTS, "STATE_NAMES": ST
 async def _fields(request: Request) -> dict:
     form = await request.form()
     return {k: v.strip() for k, v in form.items() if k != "_csrf_token" and isinstance(v, str)}
-
-
-def _int(value: str | None, field: str) -> int | None:
-    if not value:
-        return None
-    if not value.isdigit():
-        raise InvalidInput("invalid", field=field)
-    return int(value)
 
 
 # --- residents: post, my wishes, one wish ---------------------------------------------------------------------
@@ -312,7 +305,7 @@ async def staff_post(request: Request) -> Template | Redirect:
     principal = await load_principal(request)
     form = await _fields(request)
     try:
-        person = _int(form.get("for_person"), "for_person")
+        person = form_int(form.get("for_person"), "for_person")
         if person is None:
             raise InvalidInput("person_required", field="for_person")
         wish_id = await service.post(principal, kind=form.get("kind", ""), description=form.get("description", ""),
@@ -397,10 +390,10 @@ async def _settings_post(request: Request, section: str, done: str, change, anch
 @post(f"{SETTINGS}/kinds", opt=DISPATCH)
 async def save_kind_items(request: Request) -> Template | Redirect:
     async def change(principal, form, today):
-        community = _int(form.get("community"), "community")
+        community = form_int(form.get("community"), "community")
         if community is None:
             raise InvalidInput("invalid", field="community")
-        chosen = {k: _int(form[f"kind_{k}"], f"kind_{k}") for k in rules.KINDS if f"kind_{k}" in form}
+        chosen = {k: form_int(form[f"kind_{k}"], f"kind_{k}") for k in rules.KINDS if f"kind_{k}" in form}
         await service.set_kind_items(principal, community, chosen, today)
     return await _settings_post(request, "kinds", "kinds", change)
 
@@ -408,7 +401,7 @@ async def save_kind_items(request: Request) -> Template | Redirect:
 @post(f"{SETTINGS}/teams", opt=DISPATCH)
 async def create_team(request: Request) -> Template | Redirect:
     async def change(principal, form, today):
-        community = _int(form.get("community"), "community")
+        community = form_int(form.get("community"), "community")
         if community is None:
             raise InvalidInput("invalid", field="community")
         await service.add_team(community, form.get("team_name", ""), [], principal)
@@ -442,7 +435,7 @@ async def team_people(request: Request, team_id: FromPath[int], q: FromQuery[str
 @post(f"{SETTINGS}/teams/{{team_id:int}}/members", opt=DISPATCH)
 async def add_member(request: Request, team_id: FromPath[int]) -> Template | Redirect:
     async def change(principal, form, today):
-        person = _int(form.get("person"), "person")
+        person = form_int(form.get("person"), "person")
         if person is None:
             raise InvalidInput("wish_member_required", field="person")
         await service.add_team_member(principal, team_id, person)
@@ -452,7 +445,7 @@ async def add_member(request: Request, team_id: FromPath[int]) -> Template | Red
 @post(f"{SETTINGS}/teams/{{team_id:int}}/members/remove", opt=DISPATCH)
 async def remove_member(request: Request, team_id: FromPath[int]) -> Template | Redirect:
     async def change(principal, form, today):
-        person = _int(form.get("person"), "person")
+        person = form_int(form.get("person"), "person")
         if person is None:
             raise InvalidInput("wish_member_required", field="person")
         await service.remove_team_member(principal, team_id, person)
