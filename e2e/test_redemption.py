@@ -1,12 +1,13 @@
 """Redemption in Chromium: an admin stocks the points shop and sets a window, the merchant clerk publishes an
 offer, a till redeems it through the real scan API, and the merchant's statement shows it (masked name, points,
-CSV). The demo's windows make the shop open today in 东园 and closed in 西园 (backend/redemption/demo.py)."""
+CSV, .xlsx). The demo's windows make the shop open today in 东园 and closed in 西园 (backend/redemption/demo.py)."""
 import json
 import subprocess
 import sys
 from datetime import datetime, timezone
 from uuid import uuid4
 
+from openpyxl import load_workbook
 from playwright.sync_api import expect
 
 from e2e.conftest import ROOT, assert_accessible, sign_in
@@ -140,6 +141,19 @@ def test_the_clerk_publishes_an_offer_and_sees_it_redeemed_on_the_statement(page
         page.get_by_role("link", name="下载本月明细（CSV）").click()
     csv = open(download.value.path(), encoding="utf-8-sig").read()
     assert f",{tills['masked']},{OFFER},兑换,25" in csv
+    with page.expect_download() as download:
+        page.get_by_role("link", name="下载本月明细（Excel）").click()
+    assert download.value.suggested_filename.endswith(".xlsx")
+    with open(download.value.path(), "rb") as fh:  # the download has no .xlsx suffix, which openpyxl insists on
+        sheet = load_workbook(fh).worksheets[0]
+    cells = [[c.strftime("%Y-%m-%d %H:%M") if isinstance(c, datetime) else c for c in r]
+             for r in sheet.iter_rows(min_row=3, values_only=True)]
+    shown = page.locator("section[aria-labelledby=month-title] tbody tr")
+    assert len(cells) == shown.count() and cells
+    for i, (when, holder, what, kind, points) in enumerate(cells):
+        assert [t.strip() for t in shown.nth(i).locator("td").all_inner_texts()] == [
+            when, holder, "已撤销： " + what if kind == "冲正" else what, ("+" if points > 0 else "−") + str(abs(points))]
+    assert [tills["masked"], OFFER, "兑换", 25] in [list(r[1:]) for r in cells]
 
     # the shop windows of the demo: 东园 redeems today, 西园 does not
     east = scan("east", tills["card"], "redeem_shop", goods_id=query(

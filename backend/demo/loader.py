@@ -177,6 +177,12 @@ async def _write(plan: Plan, bulk_awards: bool) -> None:
 
     await add_demo_standings(nodes[f"{data.STREET}/东园社区"], users["admin"], datetime.now(timezone.utc))
 
+    # a published monthly notice in 东园 (the month before last; objections open for 7 days), so the public screen,
+    # /notice and /staff/notices have one; last month is left for staff to close (see notices/demo.py)
+    from backend.notices.demo import add_demo_notice
+
+    await add_demo_notice(nodes[f"{data.STREET}/东园社区"], users["admin"], datetime.now(timezone.utc))
+
 
 def _draft(t: TxnPlan, nodes: dict[str, int], postings: tuple[PostingDraft, ...], actor: int | None,
            refers_to: int | None) -> TransactionDraft:

@@ -1,6 +1,6 @@
 """Redemption on screen: the points shop's goods, stock and redemption windows (staff); merchants' offers (admins
-and the merchant's own clerk); a merchant's statement with monthly totals and CSV; a clerk pairing their till;
-and the catalogue residents redeem from."""
+and the merchant's own clerk); a merchant's statement with monthly totals, as CSV or .xlsx; a clerk pairing their
+till; and the catalogue residents redeem from."""
 from __future__ import annotations
 
 import csv
@@ -11,12 +11,15 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromQuery
 from litestar.response import Template
+from openpyxl import load_workbook
+from openpyxl.styles import Font
 
 from backend.clock import local_date, zone
 from backend.errors import DomainError, NotFound, PermissionDenied
 from backend.redemption import rules, service
 from backend.servicecards.web import qr_markup
 from backend.settings import get_settings
+from backend.standings import reports
 from backend.stations import rules as station_rules
 from backend.stations import service as stations
 from backend.web.access import load_principal
@@ -235,6 +238,17 @@ async def statement_page(request: Request, merchant: FromQuery[str] = "", month:
     return Template("redemption/statement.html", context=context)
 
 
+def _statement_headers() -> list[str]:
+    return [_("Time"), _("Card holder"), _("Redeemed"), _("Kind"), _("Points")]
+
+
+def _statement_rows(context: dict) -> list[list]:
+    """The month's lines as on screen, oldest last: local time (a naive datetime), holder, what, kind, points."""
+    kinds = {"redemption": _("Redemption"), "reversal": _("Reversal")}
+    return [[line.occurred_at.astimezone(context["zone"]).replace(tzinfo=None, second=0, microsecond=0), line.holder,
+             line.what, kinds.get(line.kind, line.kind), line.points] for line in context["lines"]]
+
+
 @get("/merchant/statement.csv", opt=STATEMENT)
 async def statement_csv(request: Request, merchant: FromQuery[str] = "", month: FromQuery[str] = "") -> Response:
     context = await _statement(request, _choice(merchant), month)
@@ -242,14 +256,40 @@ async def statement_csv(request: Request, merchant: FromQuery[str] = "", month: 
         raise NotFound("not_a_merchant")
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([_("Time"), _("Card holder"), _("Redeemed"), _("Kind"), _("Points")])
-    kinds = {"redemption": _("Redemption"), "reversal": _("Reversal")}
-    for line in context["lines"]:
-        writer.writerow([line.occurred_at.astimezone(context["zone"]).strftime("%Y-%m-%d %H:%M"), line.holder,
-                         line.what, kinds.get(line.kind, line.kind), line.points])
+    writer.writerow(_statement_headers())
+    for row in _statement_rows(context):
+        writer.writerow([row[0].strftime("%Y-%m-%d %H:%M"), *row[1:]])
     # the byte-order mark makes Excel read the file as UTF-8 (Chinese names stay readable)
     return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="statement-{context["merchant"]["id"]}-{context["month"]}.csv"'})
+
+
+@get("/merchant/statement.xlsx", opt=STATEMENT)
+async def statement_xlsx(request: Request, merchant: FromQuery[str] = "", month: FromQuery[str] = "") -> Response:
+    """The same rows and columns as the screen and the CSV (times as dates, points as numbers, in the standings
+    exports' style), and a second sheet with the totals per month."""
+    context = await _statement(request, _choice(merchant), month)
+    if context["merchant"] is None:
+        raise NotFound("not_a_merchant")
+    found = context["merchant"]
+    heading = _("Merchant statement %(month)s: %(merchant)s", month=context["month"], merchant=found["name"])
+    book = load_workbook(io.BytesIO(reports.to_xlsx(context["month"], _statement_headers(), _statement_rows(context),
+                                                    heading)))
+    lines = book.active
+    for (cell,) in lines.iter_rows(min_row=3, min_col=1, max_col=1):
+        cell.number_format = "yyyy-mm-dd hh:mm"
+    lines.column_dimensions["A"].width = 18
+    totals = book.create_sheet(_("Totals per month")[:31])
+    totals.append([_("Month"), _("Redemptions"), _("Points")])
+    for cell in totals[1]:
+        cell.font = Font(bold=True)
+    for t in context["totals"]:
+        totals.append([t.month, t.count, t.points])
+    out = io.BytesIO()
+    book.save(out)
+    return Response(out.getvalue(), media_type=reports.XLSX, headers={
+        "Content-Disposition": f'attachment; filename="statement-{found["id"]}-{context["month"]}.xlsx"',
+        "Cache-Control": "no-store"})
 
 
 # --- a merchant clerk pairs their till ------------------------------------------------------------------
@@ -295,4 +335,4 @@ async def catalogue(request: Request) -> Template:
 
 
 ROUTES = [shop_page, add_goods, restock, goods_active, add_window, remove_window, offers_page, add_offer, offer_active,
-          statement_page, statement_csv, tills_page, till_pairing, catalogue]
+          statement_page, statement_csv, statement_xlsx, tills_page, till_pairing, catalogue]

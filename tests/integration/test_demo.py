@@ -1,4 +1,5 @@
-"""The demo community: believable, consistent with the ledger's rules, and loaded at most once."""
+"""The demo community: believable, consistent with the ledger's rules, loaded at most once, and with a published
+monthly notice whose objection period is open."""
 from collections import Counter
 from datetime import datetime, timezone
 
@@ -13,6 +14,9 @@ from backend.demo.loader import _write
 from backend.demo.plan import CST, END, START, build_plan
 from backend.ledger import service as ledger
 from backend.ledger.tables import LedgerTransaction, Posting
+from backend.notices import demo as notices_demo
+from backend.notices import service as notices
+from backend.notices.tables import Notice, NoticeLine
 from backend.people import service as people
 from backend.people.tables import Person, RoleGrant, User
 
@@ -98,7 +102,9 @@ async def test_a_few_months_of_history_with_reasons(demo):
     assert demo.transaction_count == len(txns) >= 2000
     kinds = Counter(t["kind"] for t in txns)
     assert kinds["award"] > kinds["redemption"] > 100 and kinds["deduction"] >= 2 and kinds["reversal"] >= 1
-    assert all(START <= t["occurred_at"].astimezone(CST).date() <= END for t in txns)
+    # the plan's history; awards the notice demo records into its month when the clock is past END are not
+    assert all(START <= t["occurred_at"].astimezone(CST).date() <= END for t in txns
+               if not t["idempotency_key"].startswith("demo:notice:"))
     labels = {i.label for i in data.CATALOGUE}
     assert all(t["source_label"] in labels and t["source_type"] == "demo" and t["actor"] for t in txns if t["kind"] == "award")
     by_id = {t["id"]: t for t in txns}
@@ -163,6 +169,62 @@ async def test_loading_twice_writes_nothing_new(demo):
     assert (again.persons, again.accounts, again.transactions, again.users) == (
         demo.persons, demo.accounts, demo.transactions, demo.users)
     assert await User.count() == 7
+
+
+async def _east() -> int:
+    return (await Node.select(Node.id).where(Node.name == "东园社区").first())["id"]
+
+
+async def test_a_published_notice_with_its_lines_and_objections_open(demo):
+    now = datetime.now(timezone.utc)
+    east = await _east()
+    rows = await Notice.select().where(Notice.community == east)
+    assert [(n["month"], n["state"]) for n in rows] == [(notices_demo.demo_month(now), "published")]
+    notice = rows[0]
+    assert notice["objection_ends_at"] > now and notice["previous"] is None and len(notice["fingerprint"]) == 64
+    lines = await NoticeLine.select().where(NoticeLine.notice == notice["id"])
+    accounts = await Account.count().where((Account.community == east) & Account.kind.is_in(["person", "organisation"]))
+    assert len(lines) >= accounts > 100 and sum(line["earned"] for line in lines) > 0
+    assert sorted(line["rank"] for line in lines if line["earned"] > 0)[0] == 1
+    board = await notices.published_board(east, limit=10)
+    assert board["month"] == notice["month"] and board["state"] == "published" and len(board["rows"]) == 10
+    assert board["rows"][0]["earned"] == max(line["earned"] for line in lines)
+    # staff see it on /staff/notices, the month just ended is still theirs to close; the chain checks out
+    admin = await people.authenticate("admin", DEMO_PASSWORD, NOW)
+    listed = await notices.staff_notices(admin)
+    assert [(n["id"], n["state"]) for n in listed] == [(notice["id"], "published")]
+    assert notices.default_month(now) > notice["month"]
+    assert await notices.verify_chain() == [] and await ledger.verify() == []
+    # not in the west
+    assert await Notice.count().where(Notice.community != east) == 0
+
+
+# Changes the database the tests above read: after them.
+async def test_a_month_without_demo_history_gets_backdated_awards_first(demo):
+    """With the clock past the demo history (2027-03), the month before last has no earnings: awards are recorded
+    into it through the ledger, then it is closed and published after the demo's first notice."""
+    later = datetime(2027, 3, 10, 2, 0, tzinfo=timezone.utc)
+    east = await _east()
+    admin = (await User.select(User.id).where(User.username == "admin").first())["id"]
+    assert notices_demo.demo_month(later) == "2027-01" and await notices_demo.earnings_in(east, "2027-01") == 0
+    before = await LedgerTransaction.count()
+    notice_id = await notices_demo.add_demo_notice(east, admin, later)
+    added = await LedgerTransaction.select().where(LedgerTransaction.idempotency_key.like("demo:notice:2027-01:%"))
+    assert len(added) == notices_demo.BACKDATED == await LedgerTransaction.count() - before
+    assert {t["occurred_at"].astimezone(CST).strftime("%Y-%m") for t in added} == {"2027-01"}
+    assert all(t["kind"] == "award" and t["source_type"] == "demo" and t["actor"] for t in added)
+    notice = await Notice.select().where(Notice.id == notice_id).first()
+    assert notice["state"] == "published" and notice["month"] == "2027-01" and notice["previous"] is not None
+    # the notice covers what the demo's notice did not (October and November too: a skipped month falls into the
+    # next notice), so each backdated credit is within its account's line
+    lines = await NoticeLine.select().where(NoticeLine.notice == notice_id)
+    earned = {line["account"]: line["earned"] for line in lines}
+    credited: dict[int, int] = {}
+    for p in await Posting.select(Posting.account, Posting.amount).where(
+            Posting.txn.is_in([t["id"] for t in added]) & (Posting.amount > 0)):
+        credited[p["account"]] = credited.get(p["account"], 0) + p["amount"]
+    assert credited and all(earned[account] >= points > 0 for account, points in credited.items())
+    assert await notices.verify_chain() == [] and await ledger.verify() == []
 
 
 # Last in the module: it empties the database the tests above read.

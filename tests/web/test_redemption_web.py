@@ -1,10 +1,14 @@
 """Redemption screens through the test client: the shop (goods, restock, windows), offers and the merchant
-scope, the statement and its CSV, a clerk pairing their till, the resident's catalogue, and redeeming through
+scope, the statement and its CSV and .xlsx, a clerk pairing their till, the resident's catalogue, and redeeming through
 the scan API."""
+import html
+import io
+import re
 from datetime import date, datetime, timedelta, timezone
 from uuid import uuid4
 
 import pytest
+from openpyxl import load_workbook
 
 from backend.accounts.tables import Account
 from backend.audit.tables import AuditEntry
@@ -209,6 +213,69 @@ async def test_the_statement_shows_a_redemption_masked_with_totals_and_csv(clien
     lines = csv.text.lstrip("\ufeff").splitlines()
     assert lines[0] == "时间,持卡人,兑换内容,类型,积分" and lines[1].endswith(",王*明,理发一次,兑换,10")
     assert "王*明" not in (await client.get("/merchant/statement?month=2020-01")).text
+
+
+def _screen_rows(page: str) -> list[list[str]]:
+    """The cells of each body row of the page's tables, as text."""
+    rows = []
+    for body in re.findall(r"<tbody>(.*?)</tbody>", page, re.S):
+        for tr in re.findall(r"<tr>(.*?)</tr>", body, re.S):
+            rows.append([html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+                         for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", tr, re.S)])
+    return rows
+
+
+async def test_the_statement_xlsx_has_the_screens_rows_and_totals(client, shop_world):
+    headers = await _device(shop_world, "merchant", "redeem_offer", shop_world["barber"])
+    _, url = await f.card_for(shop_world["admin"], shop_world["account"])
+    kept = scan(url, "redeem_offer", offer_id=shop_world["haircut"])
+    undone = scan(url, "redeem_offer", offer_id=shop_world["haircut"])
+    for body in (kept, undone):
+        assert (await client.post("/api/v1/scans", json=body, headers=headers)).status_code == 200
+    assert (await client.post(f"/api/v1/scans/{undone['scan_id']}/undo", headers=headers)).status_code == 200
+    await sign_in(client, "barber")
+    page = await client.get("/merchant/statement")
+    month = re.search(r"/merchant/statement\.xlsx\?merchant=(\d+)&amp;month=(\d{4}-\d{2})", page.text)
+    assert month and int(month[1]) == shop_world["barber"]
+    assert "下载本月明细（Excel）" in page.text and "兑换 1 笔，共 10 分" in page.text
+    r = await client.get(html.unescape(month[0]))
+    assert r.status_code == 200 and r.headers["content-type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    assert f'filename="statement-{shop_world["barber"]}-{month[2]}.xlsx"' in r.headers["content-disposition"]
+    book = load_workbook(io.BytesIO(r.content))
+    lines, totals = book.worksheets
+    rows = list(lines.iter_rows(values_only=True))
+    assert rows[0][0] == f"商户对账单 {month[2]}：老王理发店"
+    assert rows[1] == ("时间", "持卡人", "兑换内容", "类型", "积分")
+    screen = _screen_rows(page.text)
+    assert len(rows[2:]) == 3 == len(screen) - 1  # two redemptions and the undo; then the one month's total
+    for (when, holder, what, kind, points), shown in zip(rows[2:], screen):
+        assert isinstance(when, datetime) and isinstance(points, int)
+        assert lines.cell(row=3, column=1).is_date
+        assert [when.strftime("%Y-%m-%d %H:%M"), holder] == shown[:2]
+        assert shown[2] == ("已撤销： " + what if kind == "冲正" else what) and what in ("理发一次", "撤销扫码")
+        assert shown[3] == ("+" if points > 0 else "−") + str(abs(points))
+    assert sorted(r[3] for r in rows[2:]) == ["兑换", "兑换", "冲正"] and sum(r[4] for r in rows[2:]) == 10
+    assert list(totals.iter_rows(values_only=True)) == [("月份", "兑换笔数", "积分"), (month[2], 1, 10)]
+    assert [month[2], "1", "10"] == screen[-1]
+    # the CSV has the same rows
+    csv_rows = (await client.get(f"/merchant/statement.csv?month={month[2]}")).text.lstrip("\ufeff").splitlines()
+    assert csv_rows[1:] == [",".join([w.strftime("%Y-%m-%d %H:%M"), h, x, k, str(p)]) for w, h, x, k, p in rows[2:]]
+    # another month: the headers, nothing else
+    empty = load_workbook(io.BytesIO((await client.get("/merchant/statement.xlsx?month=2020-01")).content))
+    assert list(empty.worksheets[0].iter_rows(values_only=True))[2:] == []
+
+
+async def test_the_statement_xlsx_is_only_for_the_merchants_own_clerk(client, shop_world):
+    await people.create_user("grocer_clerk", PASSWORD, "超市店员", role="merchant_clerk",
+                             node_id=shop_world["tree"]["c1"], merchant_account_id=shop_world["grocer"])
+    await sign_in(client, "grocer_clerk")
+    assert (await client.get("/merchant/statement.xlsx")).status_code == 200  # their own
+    r = await client.get(f"/merchant/statement.xlsx?merchant={shop_world['barber']}")
+    assert r.status_code == 403 and "spreadsheetml" not in r.headers.get("content-type", "")
+    assert (await client.get(f"/merchant/statement.csv?merchant={shop_world['barber']}")).status_code == 403
+    await sign_in(client, "resident")
+    assert (await client.get(f"/merchant/statement.xlsx?merchant={shop_world['barber']}")).status_code == 403
 
 
 async def test_a_clerk_pairs_their_own_till(client, shop_world):
