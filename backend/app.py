@@ -1,6 +1,7 @@
 """create_app(): plugins, templates, static files, error mapping, and a start-up that fails fast."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -19,6 +20,7 @@ from litestar.template.config import TemplateConfig
 
 from backend import db
 from backend.settings import Settings, get_settings
+from backend.standings import rollup
 from backend.web import i18n
 from backend.web.access import access_guard
 from backend.web.errors import EXCEPTION_HANDLERS
@@ -64,9 +66,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # the session cookie is AES-GCM encrypted with a 32-byte key derived from the one secret
     session_key = hashlib.sha256(b"session:" + settings.secret_key.encode()).digest()
 
+    folding: list[asyncio.Task] = []
+
     async def startup() -> None:
         await db.prepare()
         await db.check_ready()
+        # the standings rollup buckets months in the configured zone: rebuilt here if that zone changed
+        await rollup.ensure(settings.timezone)
+        if settings.standings_fold_seconds > 0:
+            folding.append(asyncio.get_running_loop().create_task(rollup.keep_folding(settings.standings_fold_seconds)))
+
+    async def shutdown() -> None:
+        for task in folding:
+            task.cancel()
+        folding.clear()
+        await db.close()
 
     return Litestar(
         route_handlers=[
@@ -88,6 +102,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=[HTMXPlugin()],
         exception_handlers=EXCEPTION_HANDLERS,
         on_startup=[startup],
-        on_shutdown=[db.close],
+        on_shutdown=[shutdown],
         debug=settings.debug,
     )

@@ -36,6 +36,8 @@ def _run(work: Callable[[], Awaitable[T]], *, ready: bool = True) -> T:
     """Open the engine, check (when `ready`) that the schema is current, run `work`, close the engine.
     An unusable database ends the command with exit code 2 and one line saying what to do."""
     from backend import db
+    from backend.settings import get_settings
+    from backend.standings import rollup
 
     async def main() -> T:
         try:
@@ -47,6 +49,7 @@ def _run(work: Callable[[], Awaitable[T]], *, ready: bool = True) -> T:
         try:
             if ready:
                 await db.check_ready()
+                await rollup.ensure(get_settings().timezone)
             return await work()
         except db.DatabaseUnavailable as exc:
             raise _Unusable(str(exc)) from exc
@@ -276,6 +279,29 @@ def verify() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.group("standings")
+def standings_group() -> None:
+    """The standings rollup that boards read."""
+
+
+@standings_group.command("rebuild")
+def standings_rebuild() -> None:
+    """Rebuild the points per account and period that boards read, from the whole ledger. A trigger keeps them as
+    the ledger is written, so this is only needed after ledger rows were edited in place (never done by Linli)."""
+    from backend.settings import get_settings
+    from backend.standings import rollup
+
+    zone = get_settings().timezone
+
+    async def work() -> int:
+        differing = len(await rollup.differences(zone))
+        await rollup.install(zone)
+        return differing
+
+    differing = _run(work)
+    click.echo(f"standings rebuilt from the ledger ({zone}); {differing} row(s) had differed")
 
 
 @main.group()

@@ -45,6 +45,9 @@ class Settings:
     session_hours: int = field(default_factory=lambda: int(_env("LINLI_SESSION_HOURS", "12")))
     # LINLI_TIMEZONE: the communities' local time, for "the day of the deed", windows and monthly periods
     timezone: str = field(default_factory=lambda: _env("LINLI_TIMEZONE", "Asia/Shanghai"))
+    # LINLI_STANDINGS_FOLD_SECONDS: how often each server process adds newly written postings into the standings
+    # rollup in the background (readers also do it first), so no page view inherits a long backlog; 0: never
+    standings_fold_seconds: float = field(default_factory=lambda: float(_env("LINLI_STANDINGS_FOLD_SECONDS", "30")))
     # LINLI_UPLOAD_DIR: where uploaded files (claim evidence photos) are kept; never served as static files
     upload_dir: Path = field(default_factory=lambda: Path(_env("LINLI_UPLOAD_DIR", str(VAR / "uploads"))))
     # LINLI_DEBUG: 1 shows tracebacks in the browser (never in production)

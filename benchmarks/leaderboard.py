@@ -6,10 +6,13 @@
                                                                    # created next to the one named, then dropped)
 Options: --accounts N --postings N --months N --runs N
 
-Measured, after benchmarks/standings_data.py has written the ledger:
-  - "service + template": standings.service.leaderboard (top 10 of last month) rendered with the board template,
-    first WITHOUT and then WITH the two ledger indexes this benchmark adds (README "Standings" names them);
-  - "HTTP page": GET /staff/standings?period=<last month> through the real app (top 50, alliance merchants).
+Measured, after benchmarks/standings_data.py has written the ledger (the standings trigger noting every posting,
+as in production), and the first read has folded those notes into the rollup (timed too):
+  - "month board": standings.service.leaderboard (top 10 of last month, read from the monthly rollup) rendered
+    with the board template; the quarter's and year's boards (the service only);
+  - "HTTP page": GET /staff/standings?period=<last month> through the real app (top 50, alliance merchants);
+  - rebuilding the rollup from the whole ledger (what start-up does after a change of time zone), then checking
+    it equals the ledger's sums.
 Wall-clock p50/p99 are what a user waits; the CPU p50 of this process (which includes SQLite's work, not the
 PostgreSQL server's) and the load average show how much a busy machine stretched them.
 Each engine runs in its own process (the piccolo engine is fixed when backend.piccolo_conf is imported).
@@ -29,11 +32,6 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-INDEXES = (
-    "CREATE INDEX IF NOT EXISTS ledger_transaction_community_occurred "
-    "ON ledger_transaction (community, occurred_at, kind, reverses)",
-    "CREATE INDEX IF NOT EXISTS ledger_posting_txn_account_amount ON ledger_posting (txn, account, amount)",
-)
 
 
 def _percentiles(samples: list[float], cpu: list[float]) -> dict:
@@ -78,6 +76,11 @@ async def run_one(accounts: int, postings: int, months: int, runs: int) -> dict:
         figures["generate_s"] = time.perf_counter() - started
         figures["data"] = {k: data[k] for k in ("accounts", "transactions", "postings")}
         community = data["community_id"]
+        from backend.standings import rollup
+
+        started = time.perf_counter()
+        figures["fold_postings"] = await rollup.catch_up()
+        figures["fold_s"] = time.perf_counter() - started
         from datetime import datetime, timezone
 
         month = rules.period_of("month", local_date(datetime.now(timezone.utc))).previous()
@@ -90,11 +93,19 @@ async def run_one(accounts: int, postings: int, months: int, runs: int) -> dict:
             assert len(rows) == 10
             template.render(rows=rows, caption_id="b", highlight=None, statement_links=False, period=month, **HELPERS)
 
-        figures["service_without_indexes"] = await _time(service_and_template, max(5, runs // 5))
-        for ddl in INDEXES:
-            await db.engine().run_ddl(ddl)
         await db.engine().run_ddl("ANALYZE")
-        figures["service_with_indexes"] = await _time(service_and_template, runs)
+        figures["service_month"] = await _time(service_and_template, runs)
+
+        async def board(period) -> None:
+            assert len(await service.leaderboard(service.Scope(community), period, limit=10)) == 10
+
+        quarter, year = rules.period_of("quarter", month.first_day()), rules.period_of("year", month.first_day())
+        figures["service_quarter"] = await _time(lambda: board(quarter), max(5, runs // 5))
+        figures["service_year"] = await _time(lambda: board(year), max(5, runs // 5))
+        started = time.perf_counter()
+        await rollup.install(get_settings().timezone)
+        figures["rebuild_s"] = time.perf_counter() - started
+        assert await rollup.differences(get_settings().timezone) == []
 
         from litestar.testing import AsyncTestClient
 
@@ -133,12 +144,15 @@ def report(f: dict) -> None:
     d = f["data"]
     print(f"\n== {f['engine']}: {d['accounts']:,} accounts, {d['transactions']:,} transactions, {d['postings']:,} postings "
           f"(generated in {f['generate_s']:.1f} s); board of {f['month']} ==")
-    for key, label in (("service_without_indexes", "service + template, no extra index"),
-                       ("service_with_indexes", "service + template, ledger indexes"),
+    for key, label in (("service_month", "month board: service + template"),
+                       ("service_quarter", "quarter board (service)"),
+                       ("service_year", "year board (service)"),
                        ("http_page", "HTTP /staff/standings (top 50 + merchants)")):
         r = f[key]
         print(f"  {label:<44} p50 {r['p50_ms']:7.1f} ms   p99 {r['p99_ms']:7.1f} ms   ({r['runs']} runs; "
               f"this process's CPU p50 {r['cpu_p50_ms']:.1f} ms)")
+    print(f"  first read after the bulk load: folding {f['fold_postings']:,} noted postings into the rollup took {f['fold_s']:.1f} s")
+    print(f"  rebuilding the rollup from the whole ledger (then checked equal to it): {f['rebuild_s']:.1f} s")
     print(f"  load average while measuring: {f['load']}")
 
 

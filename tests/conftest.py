@@ -12,6 +12,8 @@ os.environ.setdefault("LINLI_SECRET_KEY", "0" * 64)
 os.environ["PICCOLO_CONF"] = "backend.piccolo_conf"
 # the app under test runs in the test client's event loop, fixtures in pytest's: a pool belongs to one loop
 os.environ["LINLI_DATABASE_POOL"] = "0"
+# no background standings fold in the apps under test: readers fold first, deterministically
+os.environ["LINLI_STANDINGS_FOLD_SECONDS"] = "0"
 
 ENGINE_NAME = "postgres" if TEST_DATABASE_URL.startswith("postgres") else "sqlite"
 

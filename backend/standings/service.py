@@ -1,8 +1,10 @@
 """Standings from the ledger: set-based SQL (GROUP BY over postings joined to their transactions and accounts) that
 runs the same on SQLite and PostgreSQL. Nothing here writes points; awards and selections are recognition only.
 
-Indexes that make a monthly board fast on a million postings belong to the ledger app (see README "Standings"):
-ledger_transaction (community, occurred_at, kind, reverses) and ledger_posting (txn, account, amount)."""
+Boards, grid rankings, stars and charts read the monthly rollup that a trigger keeps with every ledger posting
+(rollup.py); reports that need a transaction's label or time (category mix, statements, 守望之星) read the ledger,
+through the ledger app's indexes ledger_transaction (community, occurred_at, kind, reverses) and
+ledger_posting (txn, account, amount)."""
 from __future__ import annotations
 
 import secrets
@@ -19,7 +21,7 @@ from backend.db import atomic, engine
 from backend.errors import InvalidInput, NotFound, PermissionDenied
 from backend.people.rules import Principal, mask_name, require_scope
 from backend.people.tables import Person, RoleGrant, User
-from backend.standings import rules
+from backend.standings import rollup, rules
 from backend.standings.rules import Period
 from backend.standings.tables import AwardCandidate, GridSelection, StandingsSettings
 
@@ -38,17 +40,10 @@ async def _rows(sql: str, *args) -> list[dict]:
     return await Account.raw(sql, *args)
 
 
-async def _board_rows(sql: str, *args) -> list[dict]:
-    """A board's GROUP BY over one period's postings. PostgreSQL's planner, costing random reads high, hashes the
-    whole posting table (a sequential scan of every posting) where walking the period's transactions through the
-    (txn, account, amount) index is 2-3x faster; tell it so for this one read-only statement."""
-    db = engine()
-    if isinstance(db, SQLiteEngine):
-        return await _rows(sql, *args)
-    async with db.transaction():
-        await db.run_ddl("SET LOCAL enable_hashjoin = off")
-        await db.run_ddl("SET LOCAL enable_mergejoin = off")
-        return await _rows(sql, *args)
+async def _rollup_rows(sql: str, *args) -> list[dict]:
+    """A read of the rollup, after folding in the postings written since the last read."""
+    await rollup.catch_up()
+    return await _rows(sql, *args)
 
 
 def _in(values) -> str:
@@ -100,17 +95,30 @@ class BoardRow:
     earned: int
 
 
+ROLLUP_FROM = "FROM standings_points r JOIN points_account a ON a.id = r.account"
+
+
+def _per_account(scope: Scope, period: Period) -> tuple[str, list]:
+    """SQL for (account, earned) of every account in scope that earned something in the period: the period's rows
+    of the rollup (standings/rollup.py), read down the (community, period, earned) index."""
+    joins, where, args = scope.sql()
+    return (f"SELECT r.account AS account, r.points AS earned {ROLLUP_FROM}{joins} "
+            f"WHERE r.community = {{}} AND r.period = {{}} AND r.points <> 0{where}", [scope.community_id, period.key, *args])
+
+
+def _keys(periods: list[Period]) -> str:
+    """An IN list of period keys (made here from Period, never user input)."""
+    return ", ".join(f"'{p.key}'" for p in periods)
+
+
 async def earned_by_account(scope: Scope, period: Period, limit: int | None = 10, offset: int = 0) -> list[tuple[int, int]]:
     """(account id, earned) high to low, accounts with nothing earned left out."""
-    start, end = period.bounds(zone())
-    joins, where, args = scope.sql()
-    sql = (f"SELECT p.account AS account, SUM(p.amount) AS earned {EARNED_FROM}{joins} WHERE {EARNED_WHERE}{where} "
-           "GROUP BY p.account HAVING SUM(p.amount) <> 0 ORDER BY earned DESC, p.account")
-    params = [scope.community_id, _time(start), _time(end), *args]
+    sql, params = _per_account(scope, period)
+    sql += " ORDER BY earned DESC, account"
     if limit is not None:
         sql += " LIMIT {} OFFSET {}"
         params += [limit, offset]
-    return [(r["account"], int(r["earned"])) for r in await _board_rows(sql, *params)]
+    return [(r["account"], int(r["earned"])) for r in await _rollup_rows(sql, *params)]
 
 
 async def leaderboard(scope: Scope, period: Period, limit: int = 10, offset: int = 0, masked: bool = True) -> list[BoardRow]:
@@ -133,11 +141,8 @@ async def leaderboard(scope: Scope, period: Period, limit: int = 10, offset: int
 
 
 async def _count_above(scope: Scope, period: Period, earned: int) -> int:
-    start, end = period.bounds(zone())
-    joins, where, args = scope.sql()
-    sql = (f"SELECT COUNT(*) AS n FROM (SELECT p.account {EARNED_FROM}{joins} WHERE {EARNED_WHERE}{where} "
-           "GROUP BY p.account HAVING SUM(p.amount) > {}) above")
-    rows = await _board_rows(sql, scope.community_id, _time(start), _time(end), *args, earned)
+    sql, params = _per_account(scope, period)
+    rows = await _rollup_rows(f"SELECT COUNT(*) AS n FROM ({sql}) ranked WHERE earned > {{}}", *params, earned)
     return int(rows[0]["n"])
 
 
@@ -150,14 +155,10 @@ class MyRank:
 
 
 async def my_rank(scope: Scope, period: Period, account_id: int) -> MyRank:
-    start, end = period.bounds(zone())
-    joins, where, args = scope.sql()
-    mine = await _rows(f"SELECT COALESCE(SUM(p.amount), 0) AS earned {EARNED_FROM}{joins} WHERE {EARNED_WHERE}{where} "
-                       "AND p.account = {}", scope.community_id, _time(start), _time(end), *args, account_id)
+    sql, params = _per_account(scope, period)
+    mine = await _rollup_rows(f"SELECT COALESCE(SUM(earned), 0) AS earned FROM ({sql}) ranked WHERE account = {{}}", *params, account_id)
     earned = int(mine[0]["earned"])
-    sql = (f"SELECT COUNT(*) AS n FROM (SELECT p.account {EARNED_FROM}{joins} WHERE {EARNED_WHERE}{where} "
-           "GROUP BY p.account HAVING SUM(p.amount) <> 0) ranked")
-    total = int((await _rows(sql, scope.community_id, _time(start), _time(end), *args))[0]["n"])
+    total = int((await _rollup_rows(f"SELECT COUNT(*) AS n FROM ({sql}) ranked", *params))[0]["n"])
     rank = await _count_above(scope, period, earned) + 1 if earned else None
     return MyRank(account_id, earned, rank, total)
 
@@ -202,11 +203,9 @@ async def grid_scores(community_id: int, period: Period) -> list[rules.GridScore
             if grid is not None:
                 grid_of_node[node["id"]] = grid
                 break
-    start, end = period.bounds(zone())
-    earned = await _board_rows(
-        f"SELECT h.home AS home, SUM(p.amount) AS earned {EARNED_FROM} JOIN person h ON h.id = a.holder "
-        f"WHERE {EARNED_WHERE} AND a.kind = 'person' GROUP BY h.home",
-        community_id, _time(start), _time(end))
+    earned = await _rollup_rows(
+        f"SELECT h.home AS home, SUM(r.points) AS earned {ROLLUP_FROM} JOIN person h ON h.id = a.holder "
+        "WHERE r.community = {} AND r.period = {} AND a.kind = 'person' GROUP BY h.home", community_id, period.key)
     homes = await _rows("SELECT home, COUNT(*) AS residents FROM person WHERE community = {} GROUP BY home", community_id)
     totals = {g["id"]: [0, 0, 0] for g in grids}  # residents, households, earned
     for r in homes:
@@ -279,16 +278,10 @@ async def confirm_selection(principal: Principal, community_id: int, quarter: Pe
 
 async def merchant_ranking(community_id: int, period: Period, limit: int = 20) -> list[dict]:
     """Alliance merchants by the points they accepted in redemptions (net of reversed redemptions)."""
-    start, end = period.bounds(zone())
-    rows = await _rows(
-        "SELECT a.id AS account, a.name AS name, SUM(p.amount) AS points, "
-        "SUM(CASE WHEN t.kind = 'redemption' THEN 1 ELSE 0 END) AS redemptions "
-        "FROM ledger_transaction t JOIN ledger_posting p ON p.txn = t.id LEFT JOIN ledger_transaction o ON o.id = t.reverses "
-        "JOIN points_account a ON a.id = p.account "
-        "WHERE t.community = {} AND t.occurred_at >= {} AND t.occurred_at < {} AND a.kind = 'merchant' "
-        "AND (t.kind = 'redemption' OR (t.kind = 'reversal' AND o.kind = 'redemption')) "
-        "GROUP BY a.id, a.name HAVING SUM(p.amount) <> 0 ORDER BY points DESC, a.id LIMIT {}",
-        community_id, _time(start), _time(end), limit)
+    rows = await _rollup_rows(
+        f"SELECT a.id AS account, a.name AS name, r.points AS points, r.entries AS redemptions {ROLLUP_FROM} "
+        "WHERE r.community = {} AND r.period = {} AND a.kind = 'merchant' AND r.points <> 0 "
+        "ORDER BY points DESC, account LIMIT {}", community_id, period.key, limit)
     ranks = rules.competition_ranks([int(r["points"]) for r in rows])
     return [{"rank": rank, "account_id": r["account"], "name": r["name"], "points": int(r["points"]),
              "redemptions": int(r["redemptions"])} for rank, r in zip(ranks, rows)]
@@ -314,23 +307,20 @@ async def monthly_series(community_id: int, months: list[Period], node_path: str
     """Points earned and active earners (accounts that earned something) per month."""
     if not months:
         return []
-    case, case_args = _bucket_case(months)
-    start, end = months[0].bounds(zone())[0], months[-1].bounds(zone())[1]
     scope = Scope(community_id, node_path=node_path)
     joins, _, _ = scope.sql()
     extra, args = (" AND n.path LIKE {}", [node_path + "%"]) if node_path else ("", [])
-    # inner: one row per account and month; outer: sum and count per month
-    sql = (f"SELECT bucket, SUM(earned) AS earned, SUM(CASE WHEN earned > 0 THEN 1 ELSE 0 END) AS earners FROM ("
-           f"SELECT {case} AS bucket, p.account AS account, SUM(p.amount) AS earned {EARNED_FROM}{joins} "
-           f"WHERE {EARNED_WHERE} AND a.kind IN ({_in(rules.BOARD_KINDS)}){extra} GROUP BY 1, p.account) per_account "
-           "GROUP BY bucket")
-    rows = await _rows(sql, *case_args, community_id, _time(start), _time(end), *args)
-    series = [MonthPoint(m) for m in months]
+    # the rollup has one row per account and month already
+    rows = await _rollup_rows(
+        f"SELECT r.period AS period, SUM(r.points) AS earned, SUM(CASE WHEN r.points > 0 THEN 1 ELSE 0 END) AS earners "
+        f"{ROLLUP_FROM}{joins} WHERE r.community = {{}} AND r.period IN ({_keys(months)}) "
+        f"AND a.kind IN ({_in(rules.BOARD_KINDS)}){extra} GROUP BY r.period", community_id, *args)
+    series = {m.key: MonthPoint(m) for m in months}
     for r in rows:
-        if r["bucket"] is not None:
-            series[int(r["bucket"])].earned = int(r["earned"])
-            series[int(r["bucket"])].earners = int(r["earners"])
-    return series
+        if r["period"] in series:
+            series[r["period"]].earned = int(r["earned"])
+            series[r["period"]].earners = int(r["earners"])
+    return list(series.values())
 
 
 async def category_mix(community_id: int, period: Period) -> list[tuple[str, int]]:
@@ -364,16 +354,15 @@ async def star_ratings(community_id: int, quarter: Period, account_id: int | Non
     """Every party member's (red account's) quarter: monthly scores and stars by the community's rule."""
     thresholds = rules.parse_thresholds((await settings_of(community_id))["star_thresholds"])
     months = quarter.months()
-    case, case_args = _bucket_case(months)
-    start, end = quarter.bounds(zone())
-    only, only_args = (" AND p.account = {}", [account_id]) if account_id else ("", [])
-    rows = await _rows(
-        f"SELECT {case} AS bucket, p.account AS account, SUM(p.amount) AS earned {EARNED_FROM} WHERE {EARNED_WHERE} "
-        f"AND a.kind = 'person' AND a.colour = 'red'{only} GROUP BY 1, p.account",
-        *case_args, community_id, _time(start), _time(end), *only_args)
+    keys = [m.key for m in months]
+    only, only_args = (" AND r.account = {}", [account_id]) if account_id else ("", [])
+    rows = await _rollup_rows(
+        f"SELECT r.period AS period, r.account AS account, r.points AS earned {ROLLUP_FROM} "
+        f"WHERE r.community = {{}} AND r.period IN ({_keys(months)}) "
+        f"AND a.kind = 'person' AND a.colour = 'red'{only}", community_id, *only_args)
     scores: dict[int, list[int]] = {}
     for r in rows:
-        scores.setdefault(r["account"], [0] * len(months))[int(r["bucket"])] = int(r["earned"])
+        scores.setdefault(r["account"], [0] * len(months))[keys.index(r["period"])] += int(r["earned"])
     where = (Account.community == community_id) & (Account.kind == "person") & (Account.colour == "red") & (Account.active == True)  # noqa: E712
     if account_id:
         where &= Account.id == account_id

@@ -51,3 +51,23 @@ class AwardCandidate(Table, tablename="standings_award"):
     decided_by = ForeignKey(User, null=True, default=None)
     decided_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class PeriodPoints(Table, tablename="standings_points"):
+    """Points a person or organisation earned (a merchant: accepted in redemptions) in a community in a local
+    month, quarter and year (three rows), unique per (community, account, period). Kept from the ledger by
+    standings/rollup.py; derived data, rebuilt from the ledger at will."""
+
+    community = Integer()
+    account = Integer()
+    period = Varchar(length=7)  # 2026-07 | 2026-Q3 | 2026 (rules.Period.key)
+    points = Integer(default=0)
+    entries = Integer(default=0)  # transactions counted (awards, redemptions), not their reversals
+
+
+
+class PendingPosting(Table, tablename="standings_pending"):
+    """A ledger posting not yet added into PeriodPoints: noted by a database trigger as the posting is written,
+    taken by the next reader of the standings (rollup.catch_up)."""
+
+    posting = Integer()
