@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from http.cookies import SimpleCookie
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -22,6 +21,7 @@ from backend import db
 from backend.settings import Settings, get_settings
 from backend.standings import rollup
 from backend.web import i18n
+from backend.scans.web import scan_fast_path
 from backend.web.access import access_guard
 from backend.web.errors import EXCEPTION_HANDLERS
 from backend.web.messages import reason_text
@@ -51,9 +51,8 @@ def language_middleware(app):
     async def middleware(scope, receive, send):
         if scope["type"] == "http":
             headers = Headers.from_scope(scope)
-            cookies = SimpleCookie(headers.get("cookie", ""))
-            chosen = cookies["lang"].value if "lang" in cookies else None
-            i18n.current_language.set(i18n.pick_language(chosen, None, headers.get("accept-language"), default))
+            i18n.current_language.set(i18n.request_language(headers.get("cookie", ""), headers.get("accept-language"),
+                                                            default))
         await app(scope, receive, send)
 
     return middleware
@@ -82,7 +81,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         folding.clear()
         await db.close()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *route_handlers(),
             create_static_files_router(path="/static", directories=[STATIC], opt={"public": True}, include_in_schema=False),
@@ -105,3 +104,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_shutdown=[shutdown],
         debug=settings.debug,
     )
+    # POST /api/v1/scans, the hot path, skips the framework's layers (see the docstring)
+    app.asgi_handler = scan_fast_path(app.asgi_handler)
+    return app

@@ -170,7 +170,9 @@ def demo_load() -> None:
 @click.option("--reload", is_flag=True, help="Restart when the code changes (development).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Server processes (PostgreSQL only: SQLite has one writer, so one process serves it best).")
-def serve(host: str | None, port: int | None, reload: bool, workers: int) -> None:
+@click.option("--access-log/--no-access-log", default=True, show_default=True,
+              help="A line on stdout for every request (every scan is stored anyway; off saves CPU under load).")
+def serve(host: str | None, port: int | None, reload: bool, workers: int, access_log: bool) -> None:
     """Run the web application.
 
     Refuses to start (exit 2) if the database is unreachable or behind its migrations."""
@@ -186,7 +188,7 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int) -> Non
         _fail("--workers above 1 needs PostgreSQL (SQLite is served by one process)")
     _run(ready)
     uvicorn.run("backend.app:create_app", factory=True, host=host or settings.host, port=port or settings.port,
-                reload=reload, workers=workers if workers > 1 else None)
+                reload=reload, workers=workers if workers > 1 else None, access_log=access_log)
 
 
 # --- users ----------------------------------------------------------------------------------------------

@@ -3,12 +3,14 @@
     .venv/bin/python benchmarks/scans_load.py                      # SQLite (a temp file)
     .venv/bin/python benchmarks/scans_load.py --database postgresql://postgres@127.0.0.1:5432/linli_bench --workers 2
     options: --stations 16 --seconds 15 --cards 2000 --workers 1 (PostgreSQL only: more server processes)
+             --access-log (serve with uvicorn's line a request; by default `linli serve --no-access-log`)
     .venv/bin/python benchmarks/scans_load.py --in-process 2000    # no server: CPU per scan through the app
 
 Each station has its own device credential and keeps one HTTP/1.1 keep-alive connection; every scan has a new
 scan_id and a random card (mode "award"). Prints accepted scans/s and latency p50/p99 as the stations saw them,
-the CPU the load generator and the server used per scan, and checks in the database afterwards that every
-accepted scan wrote exactly one ledger transaction (and that the ledger adds up). The load generator shares the
+the CPU the load generator, the server and (PostgreSQL) the database's backends used per scan, and checks in the
+database afterwards that every accepted scan wrote exactly one ledger transaction (and that the ledger adds up).
+The load generator shares the
 machine's cores with the server (it is a bare asyncio client to keep its share small), so the figures are a
 floor. `--in-process N` skips HTTP and the network: it drives the ASGI app directly and prints its CPU per scan,
 the figure to steer by on a busy machine. Never a pass/fail test; the README names this file.
@@ -118,6 +120,26 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(int(c)) for c in children)
 
 
+def database_cpu_seconds(url: str) -> float | None:
+    """PostgreSQL: user + system CPU of the backends serving this database (their titles name it), from /proc.
+    Backends that end during the run take their CPU with them, so only the server's pooled connections count."""
+    if not url.startswith("postgres"):
+        return None
+    name = url.rsplit("/", 1)[1].split("?")[0]
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if title.startswith("postgres: ") and f" {name} " in title:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 async def check_exactly_once(accepted_seen: int) -> str:
     """Accepted scans == their ledger transactions, one each, and the ledger adds up."""
     from backend import db
@@ -195,6 +217,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--workers", type=int, default=1, help="server processes (PostgreSQL only)")
     parser.add_argument("--in-process", type=int, default=0, metavar="SCANS", help="no server: CPU per scan")
+    parser.add_argument("--access-log", action="store_true", help="serve with uvicorn's access log (off by default)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="linli-bench-"))
     url = args.database or f"sqlite:///{folder / 'bench.sqlite3'}"
@@ -211,7 +234,8 @@ def main() -> None:
         return
     urls, credentials, item = asyncio.run(prepare(args.cards, args.stations))
     log = open(folder / "server.log", "w")
-    command = [str(ROOT / ".venv/bin/linli"), "serve", "--port", str(args.port), "--workers", str(args.workers)]
+    command = [str(ROOT / ".venv/bin/linli"), "serve", "--port", str(args.port), "--workers", str(args.workers),
+               "--access-log" if args.access_log else "--no-access-log"]
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         import httpx
@@ -226,9 +250,11 @@ def main() -> None:
             if (folder / "server.log").read_text().count("Application startup complete") >= args.workers:
                 break
             time.sleep(0.1)
-        server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
+        server_cpu, client_cpu, database_cpu = cpu_seconds(server.pid), time.process_time(), database_cpu_seconds(url)
         latencies, outcomes, elapsed = asyncio.run(load(args.port, credentials, urls, item, args.seconds))
         server_cpu, client_cpu = cpu_seconds(server.pid) - server_cpu, time.process_time() - client_cpu
+        if database_cpu is not None:
+            database_cpu = database_cpu_seconds(url) - database_cpu
     finally:
         server.terminate()
         server.wait(20)
@@ -238,7 +264,8 @@ def main() -> None:
     print(f"engine={engine} stations={args.stations} workers={args.workers} seconds={elapsed:.1f} "
           f"requests={len(latencies)} statuses={outcomes}")
     print(f"accepted scans/s={accepted / elapsed:.0f}  p50={cut[49] * 1000:.1f} ms  p99={cut[98] * 1000:.1f} ms")
-    print(f"CPU per request: server {server_cpu / len(latencies) * 1000:.2f} ms, load generator "
+    database = "" if database_cpu is None else f"PostgreSQL backends {database_cpu / len(latencies) * 1000:.2f} ms, "
+    print(f"CPU per request: server {server_cpu / len(latencies) * 1000:.2f} ms, {database}load generator "
           f"{client_cpu / len(latencies) * 1000:.2f} ms ({client_cpu:.1f} s in all); load average {os.getloadavg()[0]:.1f}")
     print(asyncio.run(check_exactly_once(accepted)))
 

@@ -75,3 +75,23 @@ async def paired_device(principal, station_id: int):
     credential = await stations.pair(code, NOW)
     device = await stations.device_from_credential(credential, NOW)
     return DeviceRef(device.device_id, device.station_id, device.name), credential
+
+
+async def award_desk() -> dict:
+    """A community with an issuer, 王小明 holding a printed card, a 10-point catalogue item and an award station with
+    one paired device: what a scan through the API needs."""
+    from datetime import date
+
+    from backend.catalog import service as catalog
+    from backend.stations import service as stations
+
+    t = await tree()
+    await issuer(t["c1"])
+    _, account = await person_account("王小明", t["unit"], t["c1"])
+    admin = await admin_principal(t["c1"])
+    item = await catalog.add_item(await catalog.add_category(t["c1"], "文明实践"), "楼道清理", 10, date(2026, 1, 1))
+    station = await stations.create_station(admin, t["c1"], "东园党群服务中心", "centre", ["award"], award_items=[item])
+    device, credential = await paired_device(admin, station)
+    _, url = await card_for(admin, account)
+    return {"t": t, "account": account, "admin": admin, "item": item, "station": station, "device": device,
+            "credential": credential, "url": url}

@@ -74,6 +74,14 @@ _INSERT_TRANSACTION = (
 _INSERT_WITH_POSTINGS = (
     f"WITH t AS ({_INSERT_TRANSACTION}), p AS (INSERT INTO ledger_posting (txn, account, amount)"
     " SELECT t.id, v.account, v.amount FROM t, unnest(?::int[], ?::int[]) AS v(account, amount)) SELECT id FROM t")
+# PostgreSQL, when one account's balance moves here (an award: the issuer's moves at the group's commit): the
+# transaction, its postings and that move in one round trip. The move's guard is _MOVE_GUARDED's.
+_INSERT_AND_MOVE = (
+    f"WITH t AS ({_INSERT_TRANSACTION}), p AS (INSERT INTO ledger_posting (txn, account, amount)"
+    " SELECT t.id, v.account, v.amount FROM t, unnest(?::int[], ?::int[]) AS v(account, amount)),"
+    " m AS (UPDATE points_account a SET balance = a.balance + ?::int FROM t WHERE a.id = ? AND a.active"
+    " AND (NOT ?::bool OR a.may_go_negative OR a.balance >= -?::int) RETURNING a.balance)"
+    " SELECT t.id, (SELECT balance FROM m) AS balance, (SELECT count(*) FROM m) AS moved FROM t")
 _MOVE = "UPDATE points_account SET balance = balance + ? WHERE id = ? AND active"
 # the overdraw guard sits in the UPDATE itself, so it holds under concurrency: PostgreSQL locks the row,
 # SQLite has a single writer
@@ -85,7 +93,23 @@ async def _write(draft: TransactionDraft) -> tuple[int, dict[int, int]] | None:
     unique index decides, so two concurrent requests cannot both write)."""
     row = (draft.kind, draft.memo.strip(), draft.actor_id, draft.source_type, draft.source_ref, draft.source_label,
            draft.idempotency_key, draft.community_id, draft.occurred_at, datetime.now(timezone.utc), draft.reverses_id)
-    if is_postgres():  # one round trip for the transaction and its postings
+    hot = await _hot_accounts() if in_group() else frozenset()
+    if is_postgres():
+        moving = [(a, d) for a, d in rules.balance_deltas(draft.postings) if a not in hot]
+        if len(moving) == 1:  # the transaction, its postings and the one move: one round trip
+            (account_id, delta), = moving
+            inserted = await fetch(_INSERT_AND_MOVE, *row, [p.account_id for p in draft.postings],
+                                   [p.amount for p in draft.postings], delta, account_id,
+                                   delta < 0 and not draft.overdraft_ok, delta)
+            if not inserted:
+                return None
+            txn_id = inserted[0]["id"]
+            for hot_id in {p.account_id for p in draft.postings} & hot:
+                defer_move(hot_id, txn_id)
+            if not inserted[0]["moved"]:
+                await _refuse_move(account_id, delta)
+            return txn_id, {account_id: inserted[0]["balance"]}
+        # one round trip for the transaction and its postings
         inserted = await fetch(_INSERT_WITH_POSTINGS, *row, [p.account_id for p in draft.postings],
                                [p.amount for p in draft.postings])
         if not inserted:
@@ -99,7 +123,6 @@ async def _write(draft: TransactionDraft) -> tuple[int, dict[int, int]] | None:
         values = ", ".join(["(?, ?, ?)"] * len(draft.postings))
         await fetch(f"INSERT INTO ledger_posting (txn, account, amount) VALUES {values}",
                     *(v for p in draft.postings for v in (txn_id, p.account_id, p.amount)))
-    hot = await _hot_accounts() if in_group() else frozenset()
     balances = {}
     for account_id, delta in rules.balance_deltas(draft.postings):
         if account_id in hot and defer_move(account_id, txn_id):
@@ -130,6 +153,11 @@ async def _apply(account_id: int, delta: int, overdraft_ok: bool = False) -> int
         updated = await fetch(_MOVE + " RETURNING balance", delta, account_id)
     if updated:
         return updated[0]["balance"]
+    await _refuse_move(account_id, delta)
+
+
+async def _refuse_move(account_id: int, delta: int) -> None:
+    """Why a move did not happen: the account is not there (or closed), or it would go below zero."""
     account = await Account.select(Account.balance, Account.active).where(Account.id == account_id).first()
     if account is None or not account["active"]:
         raise NotFound("account_not_found", account_id=account_id)

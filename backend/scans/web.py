@@ -21,7 +21,7 @@ from backend.errors import Conflict, DomainError, InvalidInput
 from backend.scans.rules import Refused
 from backend.scans import flagged, service
 from backend.scans.schemas import ScanBatchIn, ScanIn, ScanOut
-from backend.web.access import load_device, load_principal
+from backend.web.access import DEVICE_COOKIE, load_device, load_principal
 from backend.web.errors import status_of
 from backend.web.i18n import N_, gettext
 from backend.web.messages import reason_text, scan_success_text
@@ -108,6 +108,109 @@ async def scan_photo(request: Request) -> dict:
     except cards.NoCodeFound:
         raise Conflict("no_code_found") from None
     return {"card": tokens[0]}
+
+
+# --- the hot path without the framework's layers -------------------------------------------------------------
+
+SCAN_PATH = "/api/v1/scans"
+MAX_FAST_BODY = 64 * 1024  # a scan is a few hundred bytes; anything larger takes the framework's way
+_decode_scan = msgspec.json.Decoder(ScanIn).decode
+_encode = msgspec.json.Encoder().encode
+_WANTED = {b"authorization": "authorization", b"cookie": "cookie", b"accept-language": "accept-language",
+           b"content-type": "content-type"}
+
+
+def scan_fast_path(handler):
+    """Wrap the application's ASGI handler so that `POST /api/v1/scans` skips the framework's middleware, routing,
+    guard and response layers (together they cost as much CPU as judging the scan itself), doing exactly what
+    those would for it: the device by its credential (header or cookie), the request's language, the body
+    decoded strictly into ScanIn, the scan judged by the same service, the answer encoded as ScanOut.
+
+    Anything out of the ordinary — no device credential, a session cookie (its middleware may rewrite it), a
+    repeated header, a body that does not decode, a device refused, any error while judging — is handed to the
+    framework's route with the body replayed, which answers as it always has (a failed scan wrote nothing, and
+    judging it again is the retry the API allows with the same scan_id). The route stays the documented one."""
+    from litestar._parsers import parse_cookie_string  # the framework's own cookie parser: the same credential
+
+    from backend.settings import get_settings
+    from backend.stations import service as stations
+    from backend.web import i18n
+
+    default_language = get_settings().default_language
+
+    async def fast(scope, receive, send) -> None:
+        if (scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != SCAN_PATH
+                or scope.get("root_path")):
+            return await handler(scope, receive, send)
+        # the body first: whichever way the request goes, it has to be read
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before it had sent its scan: nobody to answer
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            chunks.append(chunk)
+            if not message.get("more_body", False) or size > MAX_FAST_BODY:
+                break
+        body = b"".join(chunks)
+        if message.get("more_body", False):
+            return await handler(scope, _replay(body, True, receive), send)
+        scan = await _fast_scan(scope, body)
+        if scan is None:
+            return await handler(scope, _replay(body, False, receive), send)
+        out, status = scan
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(out)).encode())]})
+        await send({"type": "http.response.body", "body": out})
+
+    async def _fast_scan(scope, body: bytes) -> tuple[bytes, int] | None:
+        headers: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            key = _WANTED.get(name.lower())
+            if key is not None:
+                if key in headers:
+                    return None
+                headers[key] = value.decode("latin-1")
+        if not headers.get("content-type", "application/json").lower().startswith("application/json"):
+            return None
+        cookies = parse_cookie_string(headers["cookie"]) if "cookie" in headers else {}
+        if any(name == "session" or name.startswith("session-") for name in cookies):
+            return None
+        authorization = headers.get("authorization", "")
+        credential = (authorization.removeprefix("Device ").strip() if authorization.startswith("Device ")
+                      else cookies.get(DEVICE_COOKIE))
+        if not credential:
+            return None
+        try:
+            scan = _decode_scan(body)
+        except msgspec.MsgspecError:
+            return None
+        i18n.current_language.set(i18n.request_language(headers.get("cookie", ""), headers.get("accept-language"),
+                                                        default_language))
+        now = datetime.now(timezone.utc)
+        try:
+            device = await stations.device_from_credential(credential, now)
+            request = _request(scan)
+            answer = await service.scan(service.DeviceRef(device.device_id, device.station_id, device.name), request,
+                                        now)
+        except Exception:
+            return None
+        out = _out(answer)
+        return _encode(out), out.status
+
+    fast.framework = handler
+    return fast
+
+
+def _replay(body: bytes, more_body: bool, receive):
+    """`receive` for the framework's route after the fast path has read (some of) the body: that, then the rest."""
+    pending = [{"type": "http.request", "body": body, "more_body": more_body}]
+
+    async def again():
+        return pending.pop() if pending else await receive()
+
+    return again
 
 
 # --- staff: flagged scans (the offline conflict policy, backend/scans/flagged.py) ---------------------------

@@ -4,6 +4,7 @@ No I/O: (state, input, now) -> outcome, or a domain error with a stable reason c
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -55,11 +56,18 @@ class TypedNumber:
     number: str  # the ten digits
 
 
+# an ASCII character other than a digit, a dash or a space: NFKC leaves ASCII as it is, so such text can never
+# normalise to the digits of a card number
+_NOT_A_NUMBER = re.compile(r"[!-,./:-~]")
+
+
 def typed_card_number(text: str) -> TypedNumber | None:
     """A card number typed in at a till (spaces, dashes, full-width digits allowed) -> its serial.
 
     None when the text is not digits at all (then it is a token or a URL); CardRejected(malformed) when it is
     digits but not a valid card number (wrong length or check digit)."""
+    if _NOT_A_NUMBER.search(text):  # a URL or a token (the common case on the scan path): no need to normalise it
+        return None
     number = normalize_card_number(text)
     if not number or not (number.isascii() and number.isdigit()):
         return None

@@ -268,11 +268,12 @@ async def _find(text: str, now: datetime) -> tuple[dict, bool]:
 # this process has not seen (or a signature that fails against a cached key) reloads them before the code is
 # refused; a key retired by another process stops verifying here within KEYS_CACHE_SECONDS.
 # Printed cards' tokens never change and never expire: one verified against the cached keys is remembered with
-# them (a signature check is the costliest step of a scan), and forgotten whenever the keys are reloaded.
+# them (a signature check is the costliest step of a scan), and forgotten whenever the keys reloaded differ from
+# those that verified it (a key retired or added).
 KEYS_CACHE_SECONDS = 10.0
 _VERIFIED_MAX = 50_000
-# (loaded at, key id -> public key, printed-card token -> its verification)
-_keys_cache: tuple[float, dict[int, object], dict[str, cards.VerifiedToken]] | None = None
+# (loaded at, key id -> public key, printed-card token -> its verification, key id -> raw public key)
+_keys_cache: tuple[float, dict[int, object], dict[str, cards.VerifiedToken], dict[int, bytes]] | None = None
 
 
 async def _verify(token: str, now: datetime) -> cards.VerifiedToken:
@@ -287,8 +288,11 @@ async def _verify(token: str, now: datetime) -> cards.VerifiedToken:
         except cards.CardCodeError as exc:
             if exc.reason not in (cards.Reason.UNKNOWN_KEY, cards.Reason.BAD_SIGNATURE):
                 raise
-    loaded = {key_id: cards.load_public_key(raw) for key_id, raw in (await public_keys()).items()}
-    _keys_cache = (time.monotonic(), loaded, {})
+    raw_keys = await public_keys()
+    loaded = {key_id: cards.load_public_key(raw) for key_id, raw in raw_keys.items()}
+    # the same keys as before: what they verified still stands
+    verified = cached[2] if cached is not None and cached[3] == raw_keys else {}
+    _keys_cache = (time.monotonic(), loaded, verified, raw_keys)
     return _remember(_keys_cache, token, cards.verify(token, loaded, now))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gettext as _gettext
 from contextvars import ContextVar
 from functools import cache
+from http.cookies import SimpleCookie
 from io import BytesIO
 from pathlib import Path
 
@@ -66,6 +67,12 @@ def pick_language(cookie: str | None, user_language: str | None, accept_language
         if first.startswith("zh"):
             return "zh_CN"
     return default if default in LANGUAGES else "zh_CN"
+
+
+def request_language(cookie_header: str, accept_language: str | None, default: str) -> str:
+    """A request's language before anyone is known: the `lang` cookie, then the browser's, then the default."""
+    cookies = SimpleCookie(cookie_header)
+    return pick_language(cookies["lang"].value if "lang" in cookies else None, None, accept_language, default)
 
 
 def extract_messages() -> dict[str | tuple[str, str], list[str]]:

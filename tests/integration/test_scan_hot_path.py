@@ -125,6 +125,33 @@ async def test_a_scan_failing_in_a_shared_commit_takes_only_its_own_writes_back(
     assert await f.balance(desk["issuer"]) == -60 and await ledger.verify() == []
 
 
+async def test_a_scan_refused_after_writing_in_a_shared_commit_is_stored_without_its_writes(desk, monkeypatch):
+    """The mode's writes and the scan record share the group's savepoint for the scan (a round trip less): a
+    refusal after the ledger was written takes the writes back and still stores the scan, refused."""
+    from backend.scans.rules import Refused
+
+    real_award = catalog_scans.award
+    refused = award(desk, desk["urls"][1])
+
+    async def award_then_refuse(ctx):
+        outcome = await real_award(ctx)  # the ledger is written …
+        if ctx.request.scan_id == refused.scan_id:
+            raise Refused("item_not_allowed")  # … and then the mode refuses
+        return outcome
+
+    monkeypatch.setattr(catalog_scans, "award", award_then_refuse)
+    others = [award(desk, desk["urls"][i % 3]) for i in range(6)]
+    results = await asyncio.gather(*(scans.scan(desk["device"], r, f.NOW) for r in [*others[:3], refused, *others[3:]]))
+    assert (results[3]["accepted"], results[3]["reason"]) == (False, "item_not_allowed")
+    assert all(r["accepted"] for i, r in enumerate(results) if i != 3)
+    stored = await Scan.select(Scan.accepted, Scan.reason, Scan.txn).where(Scan.scan_id == refused.scan_id).first()
+    assert stored == {"accepted": False, "reason": "item_not_allowed", "txn": None}
+    assert await LedgerTransaction.count() == 6 and await f.balance(desk["accounts"][1]) == 20
+    assert await f.balance(desk["issuer"]) == -60 and await ledger.verify() == []
+    again = await scans.scan(desk["device"], refused, f.NOW)
+    assert again["duplicate"] and again["reason"] == "item_not_allowed"
+
+
 async def test_an_overdraft_is_still_refused_and_still_allowed_when_the_draft_says_so(desk):
     from backend.ledger.rules import PostingDraft, TransactionDraft
 

@@ -1,10 +1,8 @@
 """POST /api/v1/scans as a device sees it: status codes decide what its queue does with each scan."""
-from datetime import date
 from uuid import uuid4
 
 import pytest
 
-from backend.catalog import service as catalog
 from backend.stations import service as stations
 from tests import factories as f
 
@@ -13,14 +11,8 @@ pytestmark = pytest.mark.db
 
 @pytest.fixture
 async def device(client):
-    t = await f.tree()
-    await f.issuer(t["c1"])
-    _, account = await f.person_account("王小明", t["unit"], t["c1"])
-    admin = await f.admin_principal(t["c1"])
-    item = await catalog.add_item(await catalog.add_category(t["c1"], "文明实践"), "楼道清理", 10, date(2026, 1, 1))
-    station = await stations.create_station(admin, t["c1"], "东园党群服务中心", "centre", ["award"], award_items=[item])
-    _, credential = await f.paired_device(admin, station)
-    _, url = await f.card_for(admin, account)
+    desk = await f.award_desk()
+    account, admin, item, credential, url = desk["account"], desk["admin"], desk["item"], desk["credential"], desk["url"]
     return {"headers": {"Authorization": f"Device {credential}"}, "url": url, "item": item, "admin": admin,
             "account": account, "credential": credential}
 
