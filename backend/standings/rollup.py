@@ -31,12 +31,13 @@ from zoneinfo import ZoneInfo
 
 from backend.db import atomic, fetch, is_postgres
 from backend.ledger.rules import EARNING_KINDS
+from backend.standings.rules import BOARD_KINDS
 
 TABLE = "standings_points"
 PENDING = "standings_pending"
 STATE = "standings_rollup_state"
 TRIGGER = "standings_pending_on_posting"
-BOARD_KINDS = ("person", "organisation")  # and merchants, for their redemptions
+KEPT_KINDS = BOARD_KINDS + ("merchant",)  # merchants for their redemptions
 _ZONE_NAME = re.compile(r"^[A-Za-z0-9_+\-/]+$")
 
 
@@ -44,7 +45,7 @@ class ZoneNotSupported(ValueError):
     """SQLite can bucket periods only in a zone with one fixed UTC offset."""
 
 
-def _words(values) -> str:
+def sql_words(values) -> str:
     """A literal IN list of fixed words (kinds): never user input."""
     return ", ".join(f"'{v}'" for v in values)
 
@@ -74,8 +75,8 @@ def period_sql(zone_name: str, column: str = "t.occurred_at") -> list[str]:
             f"{year} || '-Q' || ((CAST(strftime('%m', {column}, {shift}) AS INTEGER) + 2) / 3)", year]
 
 
-EARNING = (f"(t.kind IN ({_words(EARNING_KINDS)}) OR (t.kind = 'reversal' AND o.kind IN ({_words(EARNING_KINDS)})))")
-COUNTED = (f"((a.kind IN ({_words(BOARD_KINDS)}) AND {EARNING}) OR (a.kind = 'merchant' AND "
+EARNING = (f"(t.kind IN ({sql_words(EARNING_KINDS)}) OR (t.kind = 'reversal' AND o.kind IN ({sql_words(EARNING_KINDS)})))")
+COUNTED = (f"((a.kind IN ({sql_words(BOARD_KINDS)}) AND {EARNING}) OR (a.kind = 'merchant' AND "
            "(t.kind = 'redemption' OR (t.kind = 'reversal' AND o.kind = 'redemption'))))")
 ENTRY = "CASE WHEN t.kind = 'reversal' THEN 0 ELSE 1 END"
 
@@ -93,7 +94,7 @@ def _trigger_ddl() -> list[str]:
             f"CREATE TRIGGER {TRIGGER} AFTER INSERT ON ledger_posting REFERENCING NEW TABLE AS new_postings "
             f"FOR EACH STATEMENT EXECUTE FUNCTION {TRIGGER}()",
         ]
-    kinds = _words(BOARD_KINDS + ("merchant",))
+    kinds = sql_words(KEPT_KINDS)
     return [f"DROP TRIGGER IF EXISTS {TRIGGER}",
             f"CREATE TRIGGER {TRIGGER} AFTER INSERT ON ledger_posting "
             f"WHEN (SELECT kind FROM points_account WHERE id = NEW.account) IN ({kinds}) "

@@ -46,9 +46,7 @@ async def _rollup_rows(sql: str, *args) -> list[dict]:
     return await _rows(sql, *args)
 
 
-def _in(values) -> str:
-    """A literal IN list of fixed words (kinds): never user input."""
-    return ", ".join(f"'{v}'" for v in values)
+_in = rollup.sql_words
 
 
 EARNED_FROM = f"""
@@ -59,7 +57,7 @@ JOIN points_account a ON a.id = p.account
 """
 EARNED_WHERE = f"""
 t.community = {{}} AND t.occurred_at >= {{}} AND t.occurred_at < {{}}
-AND (t.kind IN ({_in(rules.EARNING_KINDS)}) OR (t.kind = 'reversal' AND o.kind IN ({_in(rules.EARNING_KINDS)})))
+AND {rollup.EARNING}
 """
 
 
@@ -142,7 +140,7 @@ async def leaderboard(scope: Scope, period: Period, limit: int = 10, offset: int
 
 async def _count_above(scope: Scope, period: Period, earned: int) -> int:
     sql, params = _per_account(scope, period)
-    rows = await _rollup_rows(f"SELECT COUNT(*) AS n FROM ({sql}) ranked WHERE earned > {{}}", *params, earned)
+    rows = await _rows(f"SELECT COUNT(*) AS n FROM ({sql}) ranked WHERE earned > {{}}", *params, earned)  # folded by the caller
     return int(rows[0]["n"])
 
 
@@ -158,7 +156,7 @@ async def my_rank(scope: Scope, period: Period, account_id: int) -> MyRank:
     sql, params = _per_account(scope, period)
     mine = await _rollup_rows(f"SELECT COALESCE(SUM(earned), 0) AS earned FROM ({sql}) ranked WHERE account = {{}}", *params, account_id)
     earned = int(mine[0]["earned"])
-    total = int((await _rollup_rows(f"SELECT COUNT(*) AS n FROM ({sql}) ranked", *params))[0]["n"])
+    total = int((await _rows(f"SELECT COUNT(*) AS n FROM ({sql}) ranked", *params))[0]["n"])
     rank = await _count_above(scope, period, earned) + 1 if earned else None
     return MyRank(account_id, earned, rank, total)
 
