@@ -56,6 +56,7 @@ class Progress:
 # batch id -> progress of a commit running in THIS process; see the module docstring
 _progress: dict[int, Progress] = {}
 _tasks: dict[int, asyncio.Task] = {}
+_starts: dict[int, int] = {}  # runs started per batch by this process; only compared within one call
 
 
 @dataclass(frozen=True)
@@ -222,14 +223,20 @@ def _check_pending(meta: dict) -> None:
 async def start_commit(principal: Principal, batch_id: int, now: datetime) -> Status:
     """Start the commit as a background task of this process and return at once (state "committing").
     Asking again while it runs is harmless: the same task goes on."""
+    starts_seen = _starts.get(batch_id, 0)
     meta, state = await status(principal, batch_id)
     if batch_id in _tasks:
         return state
     _check_pending(meta)
     if any(r["points"] > 0 for r in await _rows(batch_id)):
         await issuer_of(meta["community"])  # fail now, with the batch still pending, rather than mid-commit
-    if batch_id in _tasks:  # a second click got here during the awaits above; no await from here on
+    # another click got here during the awaits above: its run is going on, or has already finished
+    if batch_id in _tasks:
         return Status("committing", _progress[batch_id].done, _progress[batch_id].total, 0, None)
+    if _starts.get(batch_id, 0) != starts_seen:
+        return (await status(principal, batch_id))[1]
+    # no await from here on, so no other click can get between the checks and the start
+    _starts[batch_id] = starts_seen + 1
     _progress[batch_id] = Progress(0, meta["row_count"])
     task = asyncio.create_task(_run(principal, batch_id, now), name=f"import-{batch_id}")
     _tasks[batch_id] = task
