@@ -187,6 +187,10 @@ class _WriteTransaction(SQLiteTransaction):
     on the loop (it holds the write lock, so none of them waits). Entered only under the writer lock."""
 
     hot_moves: dict[int, list[int]] | None = None  # set by a group commit (see grouped)
+    deferred_rows: list[tuple[Any, dict]] | None = None  # set by a group's first pass (see defer_insert)
+
+    async def savepoint(self, name: str | None = None) -> "_Savepoint":
+        return _Savepoint(await super().savepoint(name), self)
 
     async def __aenter__(self):
         if self._parent is not None:
@@ -274,6 +278,26 @@ class LinliSQLiteEngine(SQLiteEngine):
 
 class _PostgresTransaction(PostgresTransaction):
     hot_moves: dict[int, list[int]] | None = None  # set by a group commit (see grouped)
+    deferred_rows: list[tuple[Any, dict]] | None = None  # set by a group's first pass (see defer_insert)
+
+    async def savepoint(self, name: str | None = None) -> "_Savepoint":
+        return _Savepoint(await super().savepoint(name), self)
+
+
+class _Savepoint:
+    """piccolo's savepoint, which when rolled back to also forgets the rows deferred since (see defer_insert)."""
+
+    def __init__(self, inner, transaction):
+        self.inner, self.transaction = inner, transaction
+        self.deferred = len(transaction.deferred_rows) if transaction.deferred_rows is not None else 0
+
+    async def rollback_to(self) -> None:
+        await self.inner.rollback_to()
+        if self.transaction.deferred_rows is not None:
+            del self.transaction.deferred_rows[self.deferred:]
+
+    async def release(self) -> None:
+        await self.inner.release()
 
 
 class LinliPostgresEngine(PostgresEngine):
@@ -420,7 +444,8 @@ async def atomic():
 # runs in its own savepoint (a failure drops only its own writes), the group commits once, and nobody gets an
 # answer before that commit. Balances of accounts updated by nearly every transaction (issuers) are moved once per
 # group, just before the commit: on PostgreSQL the row is then locked only for the flush, and on both it is one
-# statement a group instead of one a scan.
+# statement a group instead of one a scan. Rows nobody in the group reads back (a scan's record) go in together
+# just before the commit too (defer_insert); if that fails, or any job does, the group runs again the plain way.
 GROUP_MAX = 24  # two savepoints a scan: stays under PostgreSQL's 64 cached subtransactions
 
 
@@ -461,24 +486,9 @@ async def _run_groups(db, group: _Group) -> None:
     try:
         while group.waiting:
             jobs, group.waiting[:] = group.waiting[:GROUP_MAX], group.waiting[GROUP_MAX:]
-            done: list[tuple[asyncio.Future, Any, BaseException | None]] = []
-            try:
-                async with atomic() as transaction:
-                    transaction.hot_moves = {}  # account id -> the transactions that moved it, see defer_move
-                    for work, context, future in jobs:
-                        savepoint = await transaction.savepoint()
-                        context.run(db.current_transaction.set, transaction)
-                        context.run(_job_savepoint.set, savepoint)
-                        try:
-                            value = await asyncio.create_task(work(), context=context)
-                        except Exception as exc:
-                            await savepoint.rollback_to()
-                            done.append((future, None, exc))
-                        else:  # left unreleased (a round trip saved): the commit releases it
-                            done.append((future, value, None))
-                    await _flush_moves(transaction)
-            except Exception as exc:  # the commit (or the flush) failed: nothing of the group was written
-                done = [(future, None, exc) for _, _, future in jobs]
+            done = await _run_group(db, jobs, first_pass=True)
+            if done is None:  # see defer_insert: again, each job reading and writing as it goes
+                done = await _run_group(db, jobs, first_pass=False)
             for future, value, exc in done:
                 if not future.done():
                     future.set_exception(exc) if exc is not None else future.set_result(value)
@@ -489,6 +499,76 @@ async def _run_groups(db, group: _Group) -> None:
             if not future.done():
                 future.set_exception(DatabaseUnavailable("the server is shutting down"))
         group.waiting.clear()
+
+
+class _RunAgain(Exception):
+    """The group's first pass cannot stand as it is: roll it all back and run the jobs once more."""
+
+
+async def _run_group(db, jobs: list, first_pass: bool) -> list | None:
+    """One transaction for the jobs; [(future, value, exception)] once it is committed (or failed). The first
+    pass lets jobs defer their rows (defer_insert) and gives up (None, nothing written) if any job fails or the
+    deferred rows do not go in; the second pass is the plain one, where a failing job loses only its own writes."""
+    done: list[tuple[asyncio.Future, Any, BaseException | None]] = []
+    try:
+        async with atomic() as transaction:
+            transaction.hot_moves = {}  # account id -> the transactions that moved it, see defer_move
+            transaction.deferred_rows = [] if first_pass else None
+            for work, context, future in jobs:
+                savepoint = await transaction.savepoint()
+                context.run(db.current_transaction.set, transaction)
+                context.run(_job_savepoint.set, savepoint)
+                try:
+                    value = await asyncio.create_task(work(), context=context)
+                except Exception as exc:
+                    if first_pass:
+                        raise _RunAgain() from exc
+                    await savepoint.rollback_to()
+                    done.append((future, None, exc))
+                else:  # left unreleased (a round trip saved): the commit releases it
+                    done.append((future, value, None))
+            if transaction.deferred_rows:
+                try:
+                    await _insert_deferred(transaction)
+                except Exception as exc:  # e.g. a replayed key already committed: a job must see that itself
+                    raise _RunAgain() from exc
+            await _flush_moves(transaction)
+    except _RunAgain:
+        return None
+    except Exception as exc:  # the commit (or the flush) failed: nothing of the group was written
+        done = [(future, None, exc) for _, _, future in jobs]
+    return done
+
+
+def defer_insert(table, values: dict) -> bool:
+    """In a group's first pass: keep this row (as for insert_row, without RETURNING) to go in with the group's
+    others just before the commit, in one statement instead of a round trip each. False anywhere else: insert it
+    yourself. A job deferring a row with a unique key may skip reading that key first: if the key was taken
+    meanwhile, the insert fails and the whole group runs again without deferring, each job reading first."""
+    rows = getattr(engine().current_transaction.get(), "deferred_rows", None)
+    if rows is None:
+        return False
+    rows.append((table, values))
+    return True
+
+
+def inserts_deferred() -> bool:
+    """Whether defer_insert would keep a row now (in a group's first pass)."""
+    return getattr(engine().current_transaction.get(), "deferred_rows", None) is not None
+
+
+async def _insert_deferred(transaction) -> None:
+    batches: dict[tuple, list[list]] = {}
+    for table, values in transaction.deferred_rows:
+        columns = tuple(values)
+        sql, is_json = _insert_sql(table, columns, None)
+        batches.setdefault((sql, is_json), []).append(list(values.values()))
+    for (sql, is_json), rows in batches.items():
+        args = [[json_value(v) if j and v is not None else v for v, j in zip(row, is_json)] for row in rows]
+        if isinstance(transaction, PostgresTransaction):
+            await transaction.connection.executemany(_numbered(sql), args)  # asyncpg sends them all, waits once
+        else:  # SQLite's write transactions run on the writer's LoopConnection
+            transaction.connection.raw.executemany(sql, args)
 
 
 # the savepoint a group took just before the current job (see job_savepoint)

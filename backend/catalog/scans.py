@@ -38,6 +38,7 @@ async def award(ctx: ScanContext) -> Outcome:
         source_type="scan", source_ref=str(ctx.request.scan_id), source_label=f"{item.label} · {ctx.station['name']}",
     ))
     # an undone scan reverses this line, which takes the award out of the caps' count
-    await service.record_award(item.id, ctx.card.account_id, ctx.card.holder_person_id, day, recorded.transaction_id, "scan")
+    await service.record_award(item.id, ctx.card.account_id, ctx.card.holder_person_id, day, recorded.transaction_id, "scan",
+                               capped=item.caps.any)
     return Outcome(points=item.points, balance=recorded.balances.get(ctx.card.account_id), txn_id=recorded.transaction_id,
                    summary={"item": item.label})

@@ -10,7 +10,7 @@ from backend.catalog import rules
 from backend.catalog.rules import Caps
 from backend.catalog.tables import Category, Item, ItemAward, ItemRevision, RevisionSet
 from backend.community.tables import Node
-from backend.db import TTLCache, atomic, engine, insert_row
+from backend.db import TTLCache, atomic, defer_insert, engine, insert_row
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.ledger.tables import LedgerTransaction
 from backend.people.rules import Principal, require_scope
@@ -161,9 +161,13 @@ async def check_caps(item: ItemInForce, account_id: int, person_id: int | None, 
     rules.check_caps(item.caps, await award_days(item.id, account_id, person_id, day.year), day)
 
 
-async def record_award(item_id: int, account_id: int, person_id: int | None, day: date, txn_id: int, source_type: str) -> None:
-    await insert_row(ItemAward, dict(item=item_id, account=account_id, person=person_id, day=day, txn=txn_id,
-                                     source_type=source_type), returning=None)
+async def record_award(item_id: int, account_id: int, person_id: int | None, day: date, txn_id: int, source_type: str,
+                       *, capped: bool = True) -> None:
+    """`capped=False` (an item without caps): its award lines are read only by cap checks, so none in this
+    transaction reads them, and in a group of scans the line may go in with the group's others (db.defer_insert)."""
+    row = dict(item=item_id, account=account_id, person=person_id, day=day, txn=txn_id, source_type=source_type)
+    if capped or not defer_insert(ItemAward, row):
+        await insert_row(ItemAward, row, returning=None)
 
 
 # --- reading the catalogue ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from backend import db
 from backend.accounts.tables import Account
 from backend.catalog import scans as catalog_scans
 from backend.catalog import service as catalog
+from backend.catalog.tables import ItemAward
 from backend.errors import PermissionDenied
 from backend.ledger import service as ledger
 from backend.ledger.tables import LedgerTransaction
@@ -92,6 +93,18 @@ async def test_a_catalogue_revision_is_used_by_the_next_award(desk):
     assert await f.balance(desk["accounts"][0]) == 37
 
 
+def count_passes(monkeypatch) -> list[bool]:
+    """Which passes the groups ran (True: the first, rows deferred; False: the second, reading first)."""
+    passes, real = [], db._run_group
+
+    async def counting(database, jobs, first_pass):
+        passes.append(first_pass)
+        return await real(database, jobs, first_pass)
+
+    monkeypatch.setattr(db, "_run_group", counting)
+    return passes
+
+
 async def test_concurrent_scans_sharing_a_commit_each_write_once(desk):
     requests = [award(desk, desk["urls"][i % 3]) for i in range(24)]
     answers = await asyncio.gather(*(scans.scan(desk["device"], r, f.NOW) for r in requests))
@@ -140,6 +153,7 @@ async def test_a_scan_refused_after_writing_in_a_shared_commit_is_stored_without
         return outcome
 
     monkeypatch.setattr(catalog_scans, "award", award_then_refuse)
+    passes = count_passes(monkeypatch)
     others = [award(desk, desk["urls"][i % 3]) for i in range(6)]
     results = await asyncio.gather(*(scans.scan(desk["device"], r, f.NOW) for r in [*others[:3], refused, *others[3:]]))
     assert (results[3]["accepted"], results[3]["reason"]) == (False, "item_not_allowed")
@@ -148,8 +162,62 @@ async def test_a_scan_refused_after_writing_in_a_shared_commit_is_stored_without
     assert stored == {"accepted": False, "reason": "item_not_allowed", "txn": None}
     assert await LedgerTransaction.count() == 6 and await f.balance(desk["accounts"][1]) == 20
     assert await f.balance(desk["issuer"]) == -60 and await ledger.verify() == []
+    # the award line the refused scan had deferred went with its savepoint: the group's first pass stood
+    assert await ItemAward.count() == 6 and False not in passes
     again = await scans.scan(desk["device"], refused, f.NOW)
     assert again["duplicate"] and again["reason"] == "item_not_allowed"
+
+
+async def test_a_group_of_new_scans_commits_in_its_first_pass(desk, monkeypatch):
+    passes = count_passes(monkeypatch)
+    answers = await asyncio.gather(*(scans.scan(desk["device"], award(desk, desk["urls"][i % 3]), f.NOW) for i in range(6)))
+    assert all(a["accepted"] for a in answers) and passes and False not in passes
+    stored = await Scan.select(Scan.scan_id, Scan.answer, Scan.txn).output(load_json=True)
+    assert {str(r["scan_id"]): r["answer"] for r in stored} == {a["scan_id"]: a for a in answers}
+    assert len({r["txn"] for r in stored}) == 6 and await LedgerTransaction.count() == 6
+
+
+async def test_a_replay_in_a_group_of_new_scans_gets_its_first_answer_and_writes_nothing(desk, monkeypatch):
+    """A replayed online scan is not read for first: its row meets the stored one at the group's commit, and the
+    group runs again, each scan reading first. The replay must not count twice towards the item's caps."""
+
+    replayed = award(desk, desk["urls"][0])
+    first = await scans.scan(desk["device"], replayed, f.NOW)
+    passes = count_passes(monkeypatch)
+    fresh = [award(desk, desk["urls"][i % 3]) for i in range(5)]
+    answers = await asyncio.gather(*(scans.scan(desk["device"], r, f.NOW) for r in [fresh[0], replayed, *fresh[1:]]))
+    assert answers[1] == first | {"duplicate": True}
+    assert all(a["accepted"] and not a["duplicate"] for i, a in enumerate(answers) if i != 1)
+    assert False in passes  # the group with the replay ran a second time
+    assert await Scan.count() == 6 and await LedgerTransaction.count() == 6 and await ItemAward.count() == 6
+    assert [await f.balance(a) for a in desk["accounts"]] == [30, 20, 10]
+    assert await f.balance(desk["issuer"]) == -60 and await ledger.verify() == []
+
+
+async def test_one_scan_sent_twice_into_one_group_is_stored_once(desk):
+    twice = award(desk, desk["urls"][2])
+    answers = await asyncio.gather(*(scans.scan(desk["device"], r, f.NOW) for r in [award(desk), twice, twice]))
+    assert answers[1]["accepted"] and answers[2] == answers[1] | {"duplicate": True}
+    assert await Scan.count().where(Scan.scan_id == twice.scan_id) == 1
+    assert await LedgerTransaction.count() == 2 and await f.balance(desk["accounts"][2]) == 10
+    assert await ledger.verify() == []
+
+
+async def test_a_capped_item_scanned_at_once_in_one_group_is_awarded_up_to_its_cap(desk):
+    """Award lines of an item with caps go in as they are written, so the next scan in the same group counts them."""
+    from backend.catalog.rules import Caps
+
+    category = (await catalog.item_detail(desk["sweep"]))["category"]
+    once = await catalog.add_item(category, "敬老探访", 5, date(2026, 1, 1), caps=Caps(per_day=2))
+    station = await stations.create_station(desk["admin"], (await catalog.item_detail(once))["community"],
+                                            "敬老服务点", "centre", ["award"], award_items=[once])
+    device, _ = await f.paired_device(desk["admin"], station)
+    requests = [ScanRequest(scan_id=uuid4(), mode="award", card=desk["urls"][0], scanned_at=f.NOW,
+                            details={"item_id": once}) for _ in range(4)]
+    answers = await asyncio.gather(*(scans.scan(device, r, f.NOW) for r in requests))
+    assert sum(a["accepted"] for a in answers) == 2
+    assert {a["reason"] for a in answers if not a["accepted"]} == {"daily_cap_reached"}
+    assert await ItemAward.count().where(ItemAward.item == once) == 2 and await f.balance(desk["accounts"][0]) == 10
 
 
 async def test_an_overdraft_is_still_refused_and_still_allowed_when_the_draft_says_so(desk):
