@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from openpyxl.styles import Font
 
 from backend.clock import local_date, zone
-from backend.errors import DomainError, NotFound, PermissionDenied
+from backend.errors import DomainError, InvalidInput, NotFound, PermissionDenied
 from backend.redemption import rules, service
 from backend.servicecards.web import qr_markup
 from backend.settings import get_settings
@@ -226,6 +226,8 @@ async def _statement(request: Request, merchant_id: int | None, month: str) -> d
     merchants = await service.merchants_managed(principal)
     chosen = await service.merchant(principal, merchant_id) if merchant_id else (merchants[0] if merchants else None)
     lines = await service.statement(chosen["id"]) if chosen else []
+    if month and rules.parse_month(month) is None:  # a mistyped month is said so, not swapped for this month's
+        raise InvalidInput("bad_month", field="month")
     month = rules.parse_month(month) or rules.month_of(local_date(_now()))
     return {"merchants": merchants, "merchant": chosen, "month": month, "totals": service.month_totals(lines),
             "lines": service.in_month(lines, month), "zone": zone()}

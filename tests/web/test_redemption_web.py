@@ -213,6 +213,9 @@ async def test_the_statement_shows_a_redemption_masked_with_totals_and_csv(clien
     lines = csv.text.lstrip("\ufeff").splitlines()
     assert lines[0] == "时间,持卡人,兑换内容,类型,积分" and lines[1].endswith(",王*明,理发一次,兑换,10")
     assert "王*明" not in (await client.get("/merchant/statement?month=2020-01")).text
+    for path in ("/merchant/statement", "/merchant/statement.csv", "/merchant/statement.xlsx"):
+        wrong = await client.get(f"{path}?month=2026-13")
+        assert wrong.status_code == 400 and "请选择月份" in wrong.text, path
 
 
 def _screen_rows(page: str) -> list[list[str]]:
