@@ -515,7 +515,8 @@ async def _run_group(db, jobs: list, first_pass: bool) -> list | None:
             transaction.hot_moves = {}  # account id -> the transactions that moved it, see defer_move
             transaction.deferred_rows = [] if first_pass else None
             for work, context, future in jobs:
-                savepoint = await transaction.savepoint()
+                # the first pass never rolls back to a job's savepoint (a failure runs the group again): none
+                savepoint = None if first_pass else await transaction.savepoint()
                 context.run(db.current_transaction.set, transaction)
                 context.run(_job_savepoint.set, savepoint)
                 try:
@@ -578,7 +579,7 @@ _job_savepoint: contextvars.ContextVar = contextvars.ContextVar("linli_job_savep
 def job_savepoint():
     """Inside a group's job: the savepoint taken just before the job began. A job that has written nothing yet may
     use it as its own (rolling back to it undoes exactly what the job wrote since), sparing a round trip on
-    PostgreSQL. None outside a group."""
+    PostgreSQL. None outside a group, and in a group's first pass (which runs again rather than roll back)."""
     return _job_savepoint.get()
 
 

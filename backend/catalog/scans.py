@@ -31,6 +31,7 @@ async def award(ctx: ScanContext) -> Outcome:
         raise Refused("colour_not_eligible")
     await service.check_caps(item, ctx.card.account_id, ctx.card.holder_person_id, day)
     issuer = await _issuer(ctx.card.community_id)
+    ctx.begin_writes()  # every refusal comes before this (see scans.service.Mode.marks_writes)
     recorded = await ledger.record(TransactionDraft(
         kind="award", memo=item.name, idempotency_key=ctx.ledger_key, community_id=ctx.card.community_id,
         occurred_at=ctx.request.scanned_at,

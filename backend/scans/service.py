@@ -45,10 +45,15 @@ class ScanContext:
     device: DeviceRef
     card: object  # backend.servicecards.service.ResolvedCard
     now: datetime
+    writes_begun: list = field(default_factory=list, compare=False)  # see begin_writes
 
     @property
     def ledger_key(self) -> str:
         return f"scan:{self.request.scan_id}"
+
+    def begin_writes(self) -> None:
+        """A mode with Mode.marks_writes says so just before its first write; it refuses only before that."""
+        self.writes_begun.append(True)
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,13 @@ class Mode:
     apply: Callable[[ScanContext], Awaitable[Outcome]]
     # for spending modes, before the transaction: how many points the holder would spend (to decide on the PIN)
     price: Callable[[ScanContext], Awaitable[int]] | None = None
+    # apply calls ctx.begin_writes() just before its first write and refuses only before it: in a group's first
+    # pass it then runs without a savepoint (a round trip less); anything raised after it runs the group again
+    marks_writes: bool = False
+
+
+class WritesToTakeBack(Exception):
+    """A mode failed after writing, in a group's first pass where it had no savepoint (see Mode.marks_writes)."""
 
 
 def modes() -> dict[str, Mode]:
@@ -75,7 +87,7 @@ def modes() -> dict[str, Mode]:
     from backend.inservice import scans as inservice
     from backend.redemption import scans as redemption
 
-    return {"award": Mode(catalog.award), "checkin": Mode(apply=events.checkin), "checkout": Mode(apply=events.checkout),
+    return {"award": Mode(catalog.award, marks_writes=True), "checkin": Mode(apply=events.checkin), "checkout": Mode(apply=events.checkout),
             "redeem_shop": Mode(apply=redemption.redeem_goods, price=redemption.goods_price),
             "redeem_offer": Mode(apply=redemption.redeem_offer, price=redemption.offer_price),
             "report_in": Mode(apply=inservice.report_in)}
@@ -123,12 +135,17 @@ async def _judge(device: DeviceRef, request: ScanRequest, now: datetime) -> dict
             if mode.price is not None:
                 await _check_pin(context, await mode.price(context))
                 savepoint = await transaction.savepoint()  # after the PIN's count, which stays
+            elif mode.marks_writes and inserts_deferred():  # a group's first pass: see Mode.marks_writes
+                savepoint = None
             else:  # nothing written yet: the group's savepoint for this scan serves (a round trip less)
                 savepoint = job_savepoint() or await transaction.savepoint()
             try:
                 outcome = await mode.apply(context)
-            except BaseException:
-                await savepoint.rollback_to()
+            except BaseException as exc:
+                if savepoint is not None:
+                    await savepoint.rollback_to()
+                elif context.writes_begun:  # nothing to take the writes back to: the group runs again, with one
+                    raise WritesToTakeBack(request.mode) from exc
                 raise
         except Refused as exc:
             reason, params = exc.reason, exc.params

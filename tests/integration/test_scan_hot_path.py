@@ -9,6 +9,7 @@ import pytest
 
 from backend import db
 from backend.accounts.tables import Account
+from backend.community.tables import Node
 from backend.catalog import scans as catalog_scans
 from backend.catalog import service as catalog
 from backend.catalog.tables import ItemAward
@@ -162,8 +163,9 @@ async def test_a_scan_refused_after_writing_in_a_shared_commit_is_stored_without
     assert stored == {"accepted": False, "reason": "item_not_allowed", "txn": None}
     assert await LedgerTransaction.count() == 6 and await f.balance(desk["accounts"][1]) == 20
     assert await f.balance(desk["issuer"]) == -60 and await ledger.verify() == []
-    # the award line the refused scan had deferred went with its savepoint: the group's first pass stood
-    assert await ItemAward.count() == 6 and False not in passes
+    # the award had no savepoint in the group's first pass (Mode.marks_writes): refusing after its writes ran
+    # the group again, with savepoints, and its award line went too
+    assert await ItemAward.count() == 6 and passes.count(False) == 1
     again = await scans.scan(desk["device"], refused, f.NOW)
     assert again["duplicate"] and again["reason"] == "item_not_allowed"
 
@@ -203,8 +205,9 @@ async def test_one_scan_sent_twice_into_one_group_is_stored_once(desk):
     assert await ledger.verify() == []
 
 
-async def test_a_capped_item_scanned_at_once_in_one_group_is_awarded_up_to_its_cap(desk):
-    """Award lines of an item with caps go in as they are written, so the next scan in the same group counts them."""
+async def test_a_capped_item_scanned_at_once_in_one_group_is_awarded_up_to_its_cap(desk, monkeypatch):
+    """Award lines of an item with caps go in as they are written, so the next scan in the same group counts them.
+    A cap refuses before the award writes anything, so the group's first pass stands."""
     from backend.catalog.rules import Caps
 
     category = (await catalog.item_detail(desk["sweep"]))["category"]
@@ -214,8 +217,9 @@ async def test_a_capped_item_scanned_at_once_in_one_group_is_awarded_up_to_its_c
     device, _ = await f.paired_device(desk["admin"], station)
     requests = [ScanRequest(scan_id=uuid4(), mode="award", card=desk["urls"][0], scanned_at=f.NOW,
                             details={"item_id": once}) for _ in range(4)]
+    passes = count_passes(monkeypatch)
     answers = await asyncio.gather(*(scans.scan(device, r, f.NOW) for r in requests))
-    assert sum(a["accepted"] for a in answers) == 2
+    assert sum(a["accepted"] for a in answers) == 2 and passes and False not in passes
     assert {a["reason"] for a in answers if not a["accepted"]} == {"daily_cap_reached"}
     assert await ItemAward.count().where(ItemAward.item == once) == 2 and await f.balance(desk["accounts"][0]) == 10
 
@@ -233,6 +237,19 @@ async def test_an_overdraft_is_still_refused_and_still_allowed_when_the_draft_sa
     again = await ledger.record(TransactionDraft(idempotency_key="spend-2", overdraft_ok=True, **spend))
     assert (again.transaction_id, again.created) == (recorded.transaction_id, False)
     assert await ledger.verify() == []
+
+
+async def test_a_row_deferred_after_a_savepoint_goes_when_it_is_rolled_back_to(clean_db):
+    async def work():
+        transaction = db.engine().current_transaction.get()
+        assert db.defer_insert(Node, dict(kind="street", name="留下", path="/kept/"))
+        savepoint = await transaction.savepoint()
+        assert db.defer_insert(Node, dict(kind="street", name="撤回", path="/gone/"))
+        await savepoint.rollback_to()
+        return "done"
+
+    assert await db.grouped(work) == "done"
+    assert await Node.select(Node.name).where(Node.path.is_in(["/kept/", "/gone/"])) == [{"name": "留下"}]
 
 
 async def test_raw_sql_reads_and_writes_through_the_current_transaction(clean_db):
