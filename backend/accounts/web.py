@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from litestar import Request, get
 from litestar.response import Template
+from litestar.params import FromQuery
 
 from backend.accounts import service
 from backend.errors import NotFound
@@ -10,7 +11,7 @@ from backend.web.access import load_principal
 
 
 @get("/me", opt={"capability": "me.view"})
-async def my_accounts(request: Request, account: int | None = None, page: int = 1) -> Template:
+async def my_accounts(request: Request, account: FromQuery[int | None] = None, page: FromQuery[int] = 1) -> Template:
     principal = await load_principal(request)
     accounts = await service.accounts_of_person(principal.person_id)
     selected = next((a for a in accounts if a["id"] == account), accounts[0] if accounts else None)

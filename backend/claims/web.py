@@ -3,6 +3,7 @@ what a building lead filed for them); the committee works through the weekly rev
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from typing import Annotated
 from uuid import uuid4
 
 import msgspec
@@ -220,14 +221,14 @@ async def _answer_at_station(request: Request, claim_id: int, data: CardIn, conf
 
 
 @post("/api/v1/claims/{claim_id:int}/confirm", opt={"device": True}, status_code=200)
-async def confirm_at_station(request: Request, claim_id: FromPath[int], data: CardIn = Body(title="Card")) -> dict:
+async def confirm_at_station(request: Request, claim_id: FromPath[int], data: Annotated[CardIn, Body(title="Card")]) -> dict:
     """The holder says yes: the claim goes to the weekly review. 422 `nothing_to_confirm` when it does not wait
     for this card's holder (any more)."""
     return await _answer_at_station(request, claim_id, data, True)
 
 
 @post("/api/v1/claims/{claim_id:int}/deny", opt={"device": True}, status_code=200)
-async def deny_at_station(request: Request, claim_id: FromPath[int], data: CardIn = Body(title="Card")) -> dict:
+async def deny_at_station(request: Request, claim_id: FromPath[int], data: Annotated[CardIn, Body(title="Card")]) -> dict:
     """The holder says it is not theirs: the claim becomes `disputed`, which reviewers see."""
     return await _answer_at_station(request, claim_id, data, False)
 

@@ -6,7 +6,7 @@ from uuid import uuid4
 
 import msgspec
 from litestar import Request, get, post
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
 from backend.accounts import service as accounts
@@ -84,12 +84,12 @@ async def _person_page(request: Request, person_id: int, account: int | None, pa
 
 
 @get("/staff/people/{person_id:int}", opt={"capability": "people.view"})
-async def person_page(request: Request, person_id: int, account: FromQuery[int | None] = None, page: FromQuery[int] = 1) -> Template:
+async def person_page(request: Request, person_id: FromPath[int], account: FromQuery[int | None] = None, page: FromQuery[int] = 1) -> Template:
     return await _person_page(request, person_id, account, max(1, page))
 
 
 @post("/staff/people/{person_id:int}/accounts/{account_id:int}/adjustments", opt={"capability": "ledger.adjust"})
-async def adjust(request: Request, person_id: int, account_id: int) -> Template:
+async def adjust(request: Request, person_id: FromPath[int], account_id: FromPath[int]) -> Template:
     principal = await load_principal(request)
     raw = dict((await request.form()).items())
     now = datetime.now(timezone.utc)
@@ -114,7 +114,7 @@ def _done(form: AdjustmentForm) -> str:
 
 
 @post("/staff/transactions/{txn_id:int}/reversal", opt={"capability": "ledger.reverse"})
-async def reverse(request: Request, txn_id: int, person: FromQuery[int | None] = None, account: FromQuery[int | None] = None) -> Template:
+async def reverse(request: Request, txn_id: FromPath[int], person: FromQuery[int | None] = None, account: FromQuery[int | None] = None) -> Template:
     principal = await load_principal(request)
     form = await parse_form(request, ReversalForm)
     flash = {"kind": "success", "text": _("The transaction was reversed.")}

@@ -9,7 +9,7 @@ from datetime import date, datetime, timezone
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from openpyxl import load_workbook
 from openpyxl.styles import Font
@@ -129,7 +129,7 @@ async def add_goods(request: Request) -> Template:
 
 
 @post("/staff/shop/goods/{goods_id:int}/restock", opt=SHOP)
-async def restock(request: Request, goods_id: int) -> Template:
+async def restock(request: Request, goods_id: FromPath[int]) -> Template:
     principal = await load_principal(request)
     goods = await service.goods(goods_id)
     try:
@@ -142,7 +142,7 @@ async def restock(request: Request, goods_id: int) -> Template:
 
 
 @post("/staff/shop/goods/{goods_id:int}/active", opt=SHOP)
-async def goods_active(request: Request, goods_id: int) -> Template:
+async def goods_active(request: Request, goods_id: FromPath[int]) -> Template:
     principal = await load_principal(request)
     goods = await service.goods(goods_id)
     form = await parse_form(request, ActiveForm)
@@ -165,7 +165,7 @@ async def add_window(request: Request) -> Template:
 
 
 @post("/staff/shop/windows/{window_id:int}/delete", opt=WINDOWS)
-async def remove_window(request: Request, window_id: int) -> Template:
+async def remove_window(request: Request, window_id: FromPath[int]) -> Template:
     principal = await load_principal(request)
     community_id = await service.remove_window(principal, window_id)
     return await _shop_page(request, community_id, {"kind": "success", "text": _("Redemption window removed.")})
@@ -211,7 +211,7 @@ async def add_offer(request: Request) -> Template:
 
 
 @post("/staff/offers/{offer_id:int}/active", opt=OFFERS)
-async def offer_active(request: Request, offer_id: int) -> Template:
+async def offer_active(request: Request, offer_id: FromPath[int]) -> Template:
     principal = await load_principal(request)
     form = await parse_form(request, ActiveForm)
     found = await service.set_offer_active(principal, offer_id, form.active)
@@ -310,7 +310,7 @@ async def tills_page(request: Request) -> Template:
 
 
 @post("/merchant/tills/{station_id:int}/pairing", opt=TILLS)
-async def till_pairing(request: Request, station_id: int) -> Template:
+async def till_pairing(request: Request, station_id: FromPath[int]) -> Template:
     """A one-time pairing code for a new till device of the clerk's own merchant."""
     principal = await load_principal(request)
     name = ((await request.form()).get("device_name") or "").strip()

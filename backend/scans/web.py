@@ -3,18 +3,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timezone
-
+from typing import Annotated
 from uuid import UUID
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import Body
-
-import msgspec
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Template
 
 import cards
-from litestar.params import FromPath, FromQuery
-from litestar.response import Template
 
 from backend.clock import zone
 from backend.errors import Conflict, DomainError, InvalidInput
@@ -53,7 +51,7 @@ async def _judge(request: Request, scan: ScanIn) -> ScanOut:
 
 
 @post("/api/v1/scans", opt={"device": True}, status_code=200)
-async def create_scan(request: Request, data: ScanIn = Body(title="Scan")) -> Response[ScanOut]:
+async def create_scan(request: Request, data: Annotated[ScanIn, Body(title="Scan")]) -> Response[ScanOut]:
     """Record one scan. 200: recorded (or a repeat of one); 422: refused for good, with `reason`;
     409/429/5xx: try again later with the same scan_id."""
     out = await _judge(request, data)
@@ -61,7 +59,7 @@ async def create_scan(request: Request, data: ScanIn = Body(title="Scan")) -> Re
 
 
 @post("/api/v1/scans/batch", opt={"device": True}, status_code=200)
-async def create_scans(request: Request, data: ScanBatchIn = Body(title="Scans")) -> list[ScanOut]:
+async def create_scans(request: Request, data: Annotated[ScanBatchIn, Body(title="Scans")]) -> list[ScanOut]:
     """Many scans in one request (offline replay), each judged and answered on its own, in order."""
     if len(data.scans) > MAX_BATCH:
         raise InvalidInput("batch_too_large", max=MAX_BATCH)
@@ -69,7 +67,7 @@ async def create_scans(request: Request, data: ScanBatchIn = Body(title="Scans")
 
 
 @post("/api/v1/scans/{scan_id:uuid}/undo", opt={"device": True}, status_code=200)
-async def undo_scan(request: Request, scan_id: UUID) -> dict:
+async def undo_scan(request: Request, scan_id: FromPath[UUID]) -> dict:
     """Take back an accepted scan within two minutes (a ledger reversal, logged)."""
     device = await load_device(request)
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import File, Redirect, Template
 
 from backend.clock import local_date, zone
@@ -151,13 +151,13 @@ async def _station_page(request: Request, station_id: int, pairing: dict | None 
 
 
 @get("/staff/stations/{station_id:int}", opt=MANAGE)
-async def station_page(request: Request, station_id: int) -> Template:
+async def station_page(request: Request, station_id: FromPath[int]) -> Template:
     # while a pairing code is on screen, the devices list refreshes itself so the new device shows up
     return await _station_page(request, station_id, part="devices" if request.htmx and request.htmx.target == "devices" else None)
 
 
 @post("/staff/stations/{station_id:int}/pairing", opt=MANAGE)
-async def new_pairing(request: Request, station_id: int) -> Template:
+async def new_pairing(request: Request, station_id: FromPath[int]) -> Template:
     """A one-time code for a new device, shown as a QR code the device scans (or its address, typed)."""
     principal = await load_principal(request)
     form = await request.form()
@@ -179,7 +179,7 @@ async def new_pairing(request: Request, station_id: int) -> Template:
 
 
 @post("/staff/stations/{station_id:int}/devices/{device_id:int}/revoke", opt=MANAGE)
-async def revoke_device(request: Request, station_id: int, device_id: int) -> Template:
+async def revoke_device(request: Request, station_id: FromPath[int], device_id: FromPath[int]) -> Template:
     principal = await load_principal(request)
     if device_id not in {d["id"] for d in await service.devices_of(station_id)}:
         raise NotFound("device_unknown")
@@ -198,7 +198,7 @@ async def _pairing(code: str) -> tuple[dict | None, str | None]:
 
 
 @get("/pair/{code:str}", opt={"public": True})
-async def pair_page(request: Request, code: str) -> Template:
+async def pair_page(request: Request, code: FromPath[str]) -> Template:
     info, problem = await _pairing(code)
     status = 200 if info else 404 if problem == "pairing_unknown" else 410
     return Template("stations/pair.html", status_code=status, headers={"Cache-Control": "no-store"},
@@ -206,7 +206,7 @@ async def pair_page(request: Request, code: str) -> Template:
 
 
 @post("/pair/{code:str}", opt={"public": True})
-async def pair(request: Request, code: str) -> Response:
+async def pair(request: Request, code: FromPath[str]) -> Response:
     try:
         credential = await service.pair(code, _now())
     except (NotFound, PermissionDenied) as exc:
@@ -330,7 +330,7 @@ QUEUE_MODULES = Path(__file__).resolve().parents[2] / "service-worker" / "src"
 
 
 @get("/sw-src/{name:str}", opt={"public": True}, include_in_schema=False)
-async def queue_module(name: str) -> File:
+async def queue_module(name: FromPath[str]) -> File:
     path = QUEUE_MODULES / name
     # only the modules themselves: a name is a file in that folder, never a path
     if "/" in name or "\\" in name or not name.endswith(".mjs") or not path.is_file():

@@ -7,6 +7,7 @@ from pathlib import Path
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.response import File, Redirect, Template
+from litestar.params import FromQuery
 
 from backend import db
 from backend.errors import PermissionDenied
@@ -50,7 +51,7 @@ async def home(request: Request) -> Redirect:
 
 
 @get("/login", opt={"public": True})
-async def login_page(request: Request, next: str = "/", reason: str | None = None) -> Template:
+async def login_page(request: Request, next: FromQuery[str] = "/", reason: FromQuery[str | None] = None) -> Template:
     flash = {"kind": "info", "text": reason_text(reason)} if reason in ("session_expired", "not_signed_in") else None
     return Template("login.html", context={"next": safe_next(next), "flash": flash, "username": ""})
 
