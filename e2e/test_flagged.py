@@ -8,6 +8,7 @@ import subprocess
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
@@ -64,8 +65,12 @@ def _batch(server, credential: str, scans: list[dict]) -> list[dict]:
         return json.loads(response.read())
 
 
-def _offline_scan(setup: dict, goods: int, minutes_ago: int) -> dict:
-    at = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=minutes_ago)
+def _offline_scan(setup: dict, goods: int, minutes_ago: int, zone: str) -> dict:
+    """A scan made `minutes_ago`, but never before today's local midnight (and its clock offset): the demo's shop
+    window opens today, so just after midnight a scan from half an hour ago is rightly refused as outside it."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    midnight = now.astimezone(ZoneInfo(zone)).replace(hour=0, minute=0, second=0)
+    at = max(now - timedelta(minutes=minutes_ago), min(midnight + timedelta(seconds=62 - minutes_ago), now))  # in order
     return {"scan_id": str(uuid4()), "scanned_at": at.isoformat(), "mode": "redeem_shop", "card": setup["url"],
             "details": {"goods_id": goods, "quantity": 1}, "offline": True,
             "device_verdict": {"accepted": True, "reason": "ok"}, "clock_offset_ms": 800}
@@ -76,8 +81,9 @@ def flagged(server):
     setup = json.loads(subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", SHOPS], env=server.env, cwd=ROOT,
                                       check=True, capture_output=True, text=True).stdout)
     # the first till sold the whole balance, the second (not knowing) a towel: 10 points owed, within its limit
-    east = _batch(server, setup["credentials"][0], [_offline_scan(setup, setup["whole"], 30)])
-    west_scans = [_offline_scan(setup, setup["towel"], 20)]
+    zone = server.env.get("LINLI_TIMEZONE", "Asia/Shanghai")
+    east = _batch(server, setup["credentials"][0], [_offline_scan(setup, setup["whole"], 30, zone)])
+    west_scans = [_offline_scan(setup, setup["towel"], 20, zone)]
     west = _batch(server, setup["credentials"][1], west_scans)
     assert east[0]["accepted"] and west[0]["accepted"] and west[0]["balance"] == -10
     # the till's queue sends again (its answer got lost): the same answer, nothing written twice
