@@ -182,15 +182,19 @@ class LoopConnection:
         pass  # kept for the next transaction
 
 
-class _WriteTransaction(SQLiteTransaction):
-    """BEGIN IMMEDIATE on this thread's writer connection, kept open between transactions, its statements run
-    on the loop (it holds the write lock, so none of them waits). Entered only under the writer lock."""
+class _GroupState:
+    """What a group commit keeps on its transaction (see grouped), on either engine's transaction class."""
 
-    hot_moves: dict[int, list[int]] | None = None  # set by a group commit (see grouped)
+    hot_moves: dict[int, list[int]] | None = None  # set by a group commit (see defer_move)
     deferred_rows: list[tuple[Any, dict]] | None = None  # set by a group's first pass (see defer_insert)
 
     async def savepoint(self, name: str | None = None) -> "_Savepoint":
         return _Savepoint(await super().savepoint(name), self)
+
+
+class _WriteTransaction(_GroupState, SQLiteTransaction):
+    """BEGIN IMMEDIATE on this thread's writer connection, kept open between transactions, its statements run
+    on the loop (it holds the write lock, so none of them waits). Entered only under the writer lock."""
 
     async def __aenter__(self):
         if self._parent is not None:
@@ -276,12 +280,8 @@ class LinliSQLiteEngine(SQLiteEngine):
                 forget_caches()
 
 
-class _PostgresTransaction(PostgresTransaction):
-    hot_moves: dict[int, list[int]] | None = None  # set by a group commit (see grouped)
-    deferred_rows: list[tuple[Any, dict]] | None = None  # set by a group's first pass (see defer_insert)
-
-    async def savepoint(self, name: str | None = None) -> "_Savepoint":
-        return _Savepoint(await super().savepoint(name), self)
+class _PostgresTransaction(_GroupState, PostgresTransaction):
+    pass
 
 
 class _Savepoint:
@@ -400,9 +400,12 @@ async def insert_row(table, values: dict, returning: str | None = "id") -> Any:
     """One row into a piccolo table by column name, without piccolo's query building; JSON values are encoded
     here. Columns left out get the database's defaults (piccolo's Python-side defaults do not apply)."""
     sql, is_json = _insert_sql(table, tuple(values), returning)
-    args = [json_value(v) if j and v is not None else v for v, j in zip(values.values(), is_json)]
-    rows = await fetch(sql, *args)
+    rows = await fetch(sql, *_insert_args(values, is_json))
     return rows[0][returning] if returning else None
+
+
+def _insert_args(values: dict, is_json: tuple[bool, ...]) -> list:
+    return [json_value(v) if j and v is not None else v for v, j in zip(values.values(), is_json)]
 
 
 def json_value(value: Any) -> str:
@@ -559,13 +562,11 @@ def inserts_deferred() -> bool:
 
 
 async def _insert_deferred(transaction) -> None:
-    batches: dict[tuple, list[list]] = {}
+    batches: dict[str, list[list]] = {}  # one executemany a statement, in the order first deferred
     for table, values in transaction.deferred_rows:
-        columns = tuple(values)
-        sql, is_json = _insert_sql(table, columns, None)
-        batches.setdefault((sql, is_json), []).append(list(values.values()))
-    for (sql, is_json), rows in batches.items():
-        args = [[json_value(v) if j and v is not None else v for v, j in zip(row, is_json)] for row in rows]
+        sql, is_json = _insert_sql(table, tuple(values), None)
+        batches.setdefault(sql, []).append(_insert_args(values, is_json))
+    for sql, args in batches.items():
         if isinstance(transaction, PostgresTransaction):
             await transaction.connection.executemany(_numbered(sql), args)  # asyncpg sends them all, waits once
         else:  # SQLite's write transactions run on the writer's LoopConnection

@@ -222,13 +222,14 @@ async def offer_active(request: Request, offer_id: FromPath[int]) -> Template:
 # --- the merchant statement -----------------------------------------------------------------------------
 
 async def _statement(request: Request, merchant_id: int | None, month: str) -> dict:
+    chosen_month = rules.parse_month(month)
+    if month and chosen_month is None:  # a mistyped month is said so, not swapped for this month's
+        raise InvalidInput("bad_month", field="month")
+    month = chosen_month or rules.month_of(local_date(_now()))
     principal = await load_principal(request)
     merchants = await service.merchants_managed(principal)
     chosen = await service.merchant(principal, merchant_id) if merchant_id else (merchants[0] if merchants else None)
     lines = await service.statement(chosen["id"]) if chosen else []
-    if month and rules.parse_month(month) is None:  # a mistyped month is said so, not swapped for this month's
-        raise InvalidInput("bad_month", field="month")
-    month = rules.parse_month(month) or rules.month_of(local_date(_now()))
     return {"merchants": merchants, "merchant": chosen, "month": month, "totals": service.month_totals(lines),
             "lines": service.in_month(lines, month), "zone": zone()}
 

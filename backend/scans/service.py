@@ -115,7 +115,8 @@ async def _judge(device: DeviceRef, request: ScanRequest, now: datetime) -> dict
         # an online scan in a group's first pass stores its row with the group's others at the commit, and a
         # replay is caught there (the group then runs again, each scan reading first): a round trip less a scan.
         # Offline scans read and write as they go: replay.py counts the day's earlier ones.
-        if request.offline or not inserts_deferred():
+        deferred = not request.offline and inserts_deferred()
+        if not deferred:
             first = await _answer_of(request.scan_id)
             if first is not None:
                 return first | {"duplicate": True}
@@ -152,7 +153,7 @@ async def _judge(device: DeviceRef, request: ScanRequest, now: datetime) -> dict
         except DomainError as exc:
             reason, params = exc.code, exc.params
         answer = _answer(request, card, outcome is not None, reason, outcome, params)
-        await _store(device, request, card, answer, outcome, now)
+        await _store(device, request, card, answer, outcome, now, deferred)
         return answer
 
 
@@ -194,7 +195,8 @@ def _answer(request: ScanRequest, card, accepted: bool, reason: str, outcome: Ou
     }
 
 
-async def _store(device: DeviceRef, request: ScanRequest, card, answer: dict, outcome: Outcome | None, now: datetime) -> None:
+async def _store(device: DeviceRef, request: ScanRequest, card, answer: dict, outcome: Outcome | None, now: datetime,
+                 deferred: bool = False) -> None:
     flags = list(outcome.flags) if outcome else []
     flags += offline.stored_flags(request, answer["accepted"], now, card)
     # every column, by name: insert_row skips piccolo's query building (this runs on every scan)
@@ -206,7 +208,7 @@ async def _store(device: DeviceRef, request: ScanRequest, card, answer: dict, ou
         answer=answer, txn=outcome.txn_id if outcome else None, undone_at=None, flagged=bool(flags), flags=list(flags),
         judged_at=offline.as_judged(request, now).scanned_at,
     )
-    if request.offline or not defer_insert(Scan, row):
+    if not (deferred and defer_insert(Scan, row)):
         await insert_row(Scan, row, returning=None)
 
 
