@@ -531,12 +531,12 @@ async def _run_group(db, jobs: list, first_pass: bool) -> list | None:
                     done.append((future, None, exc))
                 else:  # left unreleased (a round trip saved): the commit releases it
                     done.append((future, value, None))
-            if transaction.deferred_rows:
-                try:
-                    await _insert_deferred(transaction)
-                except Exception as exc:  # e.g. a replayed key already committed: a job must see that itself
+            try:
+                await _finish_group(transaction)
+            except Exception as exc:
+                if transaction.deferred_rows:  # e.g. a replayed key already committed: a job must see that itself
                     raise _RunAgain() from exc
-            await _flush_moves(transaction)
+                raise
     except _RunAgain:
         return None
     except Exception as exc:  # the commit (or the flush) failed: nothing of the group was written
@@ -561,16 +561,60 @@ def inserts_deferred() -> bool:
     return getattr(engine().current_transaction.get(), "deferred_rows", None) is not None
 
 
-async def _insert_deferred(transaction) -> None:
-    batches: dict[str, list[list]] = {}  # one executemany a statement, in the order first deferred
-    for table, values in transaction.deferred_rows:
-        sql, is_json = _insert_sql(table, tuple(values), None)
-        batches.setdefault(sql, []).append(_insert_args(values, is_json))
-    for sql, args in batches.items():
-        if isinstance(transaction, PostgresTransaction):
-            await transaction.connection.executemany(_numbered(sql), args)  # asyncpg sends them all, waits once
-        else:  # SQLite's write transactions run on the writer's LoopConnection
+async def _finish_group(transaction) -> None:
+    """Just before the group's commit: the deferred rows go in and the hot accounts move. On PostgreSQL the rows
+    and the first account's move are one statement (one round trip); further accounts follow in id order."""
+    moves = sorted(transaction.hot_moves.items())  # in id order: concurrent groups lock rows in one order
+    if not isinstance(transaction, PostgresTransaction):
+        batches: dict[str, list[list]] = {}  # one executemany a statement, in the order first deferred
+        for table, values in transaction.deferred_rows or ():
+            sql, is_json = _insert_sql(table, tuple(values), None)
+            batches.setdefault(sql, []).append(_insert_args(values, is_json))
+        for sql, args in batches.items():  # SQLite's write transactions run on the writer's LoopConnection
             transaction.connection.raw.executemany(sql, args)
+        for account_id, txns in moves:
+            await fetch("UPDATE points_account SET balance = balance + (SELECT COALESCE(SUM(amount), 0) FROM ledger_posting"
+                        f" WHERE account = ? AND txn IN ({', '.join('?' * len(txns))})) WHERE id = ?",
+                        account_id, *txns, account_id)
+        return
+    columns: dict[tuple, list[list]] = {}  # (table, column names) -> one list of values per column
+    for table, values in transaction.deferred_rows or ():
+        found = columns.setdefault((table, tuple(values)), [[] for _ in values])
+        for column, value in zip(found, _insert_args(values, _insert_sql(table, tuple(values), None)[1])):
+            column.append(value)
+    if not columns and not moves:
+        return
+    sql = _group_end_sql(tuple(columns), bool(moves))
+    args = [column for found in columns.values() for column in found]
+    if moves:
+        args += moves[0]
+    await transaction.connection.execute(sql, *args)
+    for account_id, txns in moves[1:]:
+        await transaction.connection.execute(_numbered(_HOT_MOVE), account_id, txns, account_id)
+
+
+_HOT_MOVE = ("UPDATE points_account SET balance = balance + (SELECT COALESCE(SUM(amount), 0) FROM ledger_posting"
+             " WHERE account = ? AND txn = ANY(?::int[])) WHERE id = ?")
+_ARRAY_OF = {"SERIAL": "INTEGER", "BIGSERIAL": "BIGINT"}
+
+
+@functools.lru_cache(maxsize=64)
+def _group_end_sql(batches: tuple[tuple[Any, tuple[str, ...]], ...], move: bool) -> str:
+    """PostgreSQL: `INSERT … SELECT FROM unnest(arrays)` a table (one parameter a column, whatever the number of
+    rows) and the hot move, as data-modifying CTEs of one statement."""
+    parts, n = [], 0
+    for table, names in batches:
+        found = [table._meta.get_column_by_name(c) for c in names]
+        arrays = ", ".join(f"${n + i}::{_ARRAY_OF.get(c.column_type, c.column_type)}[]" for i, c in enumerate(found, 1))
+        n += len(found)
+        quoted = ", ".join(f'"{c._meta.db_column_name}"' for c in found)
+        parts.append(f'INSERT INTO "{table._meta.tablename}" ({quoted}) SELECT * FROM unnest({arrays})')
+    if move:  # the hot move's account id, then its transactions
+        parts.append(f"UPDATE points_account SET balance = balance + (SELECT COALESCE(SUM(amount), 0) FROM ledger_posting"
+                     f" WHERE account = ${n + 1} AND txn = ANY(${n + 2}::int[])) WHERE id = ${n + 1}")
+    if len(parts) == 1:
+        return parts[0]
+    return "WITH " + ", ".join(f"w{i} AS ({part})" for i, part in enumerate(parts)) + " SELECT 1"
 
 
 # the savepoint a group took just before the current job (see job_savepoint)
@@ -597,19 +641,6 @@ def defer_move(account_id: int, txn_id: int) -> bool:
         return False
     moves.setdefault(account_id, []).append(txn_id)
     return True
-
-
-async def _flush_moves(transaction) -> None:
-    for account_id in sorted(transaction.hot_moves):  # in id order: concurrent groups lock rows in one order
-        txns = transaction.hot_moves[account_id]
-        if isinstance(transaction, PostgresTransaction):
-            await transaction.connection.execute(
-                "UPDATE points_account SET balance = balance + (SELECT COALESCE(SUM(amount), 0) FROM ledger_posting"
-                " WHERE account = $1 AND txn = ANY($2::int[])) WHERE id = $1", account_id, txns)
-        else:  # SQLite: no arrays
-            await fetch("UPDATE points_account SET balance = balance + (SELECT COALESCE(SUM(amount), 0) FROM ledger_posting"
-                        f" WHERE account = ? AND txn IN ({', '.join('?' * len(txns))})) WHERE id = ?",
-                        account_id, *txns, account_id)
 
 
 async def prepare() -> None:

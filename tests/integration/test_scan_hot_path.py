@@ -252,6 +252,30 @@ async def test_a_row_deferred_after_a_savepoint_goes_when_it_is_rolled_back_to(c
     assert await Node.select(Node.name).where(Node.path.is_in(["/kept/", "/gone/"])) == [{"name": "留下"}]
 
 
+async def test_a_group_moving_two_issuers_moves_each_by_its_own_awards(clean_db, monkeypatch):
+    # the deferred rows and the first issuer's move are one statement at the group's end, the second issuer's
+    # move another: both must land, each with only its own awards
+    passes = count_passes(monkeypatch)
+    t = await f.tree()
+    communities = [t["c1"], t["c2"]]
+    issuers = [await f.issuer(c) for c in communities]
+    people = [(await f.person_account(name, t["unit"], c))[1] for name, c in zip(("王小明", "李大红"), communities)]
+
+    async def job(i: int):
+        recorded = await f.award(issuers[i % 2], people[i % 2], 10 + i, communities[i % 2])
+        row = dict(kind="street", name=f"街道{i}", path=f"/group/{i}/")
+        if not db.defer_insert(Node, row):
+            await db.insert_row(Node, row, returning=None)
+        return recorded
+
+    recorded = await asyncio.gather(*(db.grouped(lambda i=i: job(i)) for i in range(6)))
+    assert all(r.created for r in recorded) and passes and False not in passes
+    assert [await f.balance(a) for a in issuers] == [-(10 + 12 + 14), -(11 + 13 + 15)]
+    assert [await f.balance(a) for a in people] == [36, 39]
+    assert await Node.count().where(Node.path.like("/group/%")) == 6
+    assert await ledger.verify() == []
+
+
 async def test_raw_sql_reads_and_writes_through_the_current_transaction(clean_db):
     with pytest.raises(RuntimeError):
         async with db.atomic():
