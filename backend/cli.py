@@ -178,6 +178,7 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int, access
     Refuses to start (exit 2) if the database is unreachable or behind its migrations."""
     import uvicorn
 
+    from backend import serving
     from backend.settings import get_settings
 
     async def ready() -> None:
@@ -187,8 +188,11 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int, access
     if workers > 1 and not settings.is_postgres:
         _fail("--workers above 1 needs PostgreSQL (SQLite is served by one process)")
     _run(ready)
-    uvicorn.run("backend.app:create_app", factory=True, host=host or settings.host, port=port or settings.port,
-                reload=reload, workers=workers if workers > 1 else None, access_log=access_log)
+    host, port = host or settings.host, port or settings.port
+    if workers > 1 and not reload and serving.balanced():  # a socket a worker: see backend/serving.py
+        sys.exit(serving.run(host, port, workers, access_log))
+    uvicorn.run(serving.APP, factory=True, host=host, port=port, reload=reload, workers=workers if workers > 1 else None,
+                access_log=access_log)
 
 
 # --- users ----------------------------------------------------------------------------------------------
