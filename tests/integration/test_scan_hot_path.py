@@ -283,3 +283,21 @@ async def test_raw_sql_reads_and_writes_through_the_current_transaction(clean_db
             assert await db.fetchrow("SELECT name FROM community_node WHERE path = ?", "/x/") == {"name": "临时街道"}
             raise RuntimeError("roll back")
     assert await db.fetchrow("SELECT name FROM community_node WHERE path = ?", "/x/") is None
+
+
+async def test_a_pooled_connection_comes_back_without_the_transaction_left_open_on_it(database):
+    # the pool's release skips asyncpg's reset query (backend.db._reset_pooled) but still ends an open transaction
+    if not db.is_postgres():
+        pytest.skip("PostgreSQL's connection pool")
+    engine = db.engine()
+    await engine.start_connection_pool(min_size=1, max_size=1, reset=db._reset_pooled)
+    try:
+        async with engine.pool.acquire() as connection:
+            await connection.execute("BEGIN")
+            await connection.execute("CREATE TEMP TABLE left_open (x int)")
+            assert connection.is_in_transaction()
+        async with engine.pool.acquire() as again:
+            assert again is not None and not again.is_in_transaction()
+            assert await again.fetchval("SELECT to_regclass('pg_temp.left_open')") is None
+    finally:
+        await engine.close_connection_pool()
