@@ -591,7 +591,8 @@ async def _finish_group(transaction) -> None:
     sql = _group_end_sql(tuple(columns), bool(moves))
     args = [column for found in columns.values() for column in found]
     if moves:
-        args += moves[0]
+        account_id, txns = moves[0]
+        args += [account_id, txns, account_id]  # _HOT_MOVE's parameters
     await transaction.connection.execute(sql, *args)
     for account_id, txns in moves[1:]:
         await transaction.connection.execute(_numbered(_HOT_MOVE), account_id, txns, account_id)
@@ -606,19 +607,16 @@ _ARRAY_OF = {"SERIAL": "INTEGER", "BIGSERIAL": "BIGINT"}
 def _group_end_sql(batches: tuple[tuple[Any, tuple[str, ...]], ...], move: bool) -> str:
     """PostgreSQL: `INSERT … SELECT FROM unnest(arrays)` a table (one parameter a column, whatever the number of
     rows) and the hot move, as data-modifying CTEs of one statement."""
-    parts, n = [], 0
+    parts = []
     for table, names in batches:
         found = [table._meta.get_column_by_name(c) for c in names]
-        arrays = ", ".join(f"${n + i}::{_ARRAY_OF.get(c.column_type, c.column_type)}[]" for i, c in enumerate(found, 1))
-        n += len(found)
+        arrays = ", ".join(f"?::{_ARRAY_OF.get(c.column_type, c.column_type)}[]" for c in found)
         quoted = ", ".join(f'"{c._meta.db_column_name}"' for c in found)
         parts.append(f'INSERT INTO "{table._meta.tablename}" ({quoted}) SELECT * FROM unnest({arrays})')
-    if move:  # the hot move's account id, then its transactions
-        parts.append(f"UPDATE points_account SET balance = balance + (SELECT COALESCE(SUM(amount), 0) FROM ledger_posting"
-                     f" WHERE account = ${n + 1} AND txn = ANY(${n + 2}::int[])) WHERE id = ${n + 1}")
-    if len(parts) == 1:
-        return parts[0]
-    return "WITH " + ", ".join(f"w{i} AS ({part})" for i, part in enumerate(parts)) + " SELECT 1"
+    if move:
+        parts.append(_HOT_MOVE)
+    sql = parts[0] if len(parts) == 1 else "WITH " + ", ".join(f"w{i} AS ({p})" for i, p in enumerate(parts)) + " SELECT 1"
+    return _numbered(sql)
 
 
 # the savepoint a group took just before the current job (see job_savepoint)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.response import File, Redirect, Template
 from litestar.params import FromQuery
+from litestar.response import File, Redirect, Template
 
 from backend import db
 from backend.errors import PermissionDenied
