@@ -23,12 +23,14 @@ def balanced() -> bool:
     return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
+def listening_socket(host: str, port: int, shared: bool = True) -> socket.socket:
+    """shared: one of the workers' sockets on this port; else one that fails if anything listens there already."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if shared:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(2048)
     except OSError:
@@ -44,8 +46,10 @@ def _worker(host: str, port: int, access_log: bool) -> None:
 
 def run(host: str, port: int, workers: int, access_log: bool) -> int:
     """Serve until SIGINT/SIGTERM, replacing a worker that dies; the exit status (1: a worker could not start)."""
-    try:  # the port is free: one clear error here rather than one per worker
-        listening_socket(host, port).close()
+    # the port is free: one clear error here rather than one per worker. Not SO_REUSEPORT: that bind would succeed
+    # beside another `linli serve --workers` on the port, and the two would silently share its connections
+    try:
+        listening_socket(host, port, shared=False).close()
     except OSError as exc:
         print(f"linli: cannot listen on {host}:{port} ({exc.strerror or exc})", file=sys.stderr)
         return 1

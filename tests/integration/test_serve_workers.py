@@ -69,6 +69,12 @@ def test_two_workers_each_take_a_share_of_the_connections_and_a_dead_one_is_repl
         # by hash: each of two gets at least 6 of 32 but for a chance of about 1 in 10,000
         assert min(shares.values()) >= 6, shares
 
+        # a second server on the same port is refused, not let in to share the connections
+        second = subprocess.run([LINLI, "serve", "--workers", "2", "--port", str(port)], env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert second.returncode == 1
+        assert second.stderr.endswith(f"linli: cannot listen on 127.0.0.1:{port} (Address already in use)\n")
+
         gone = min(workers)
         os.kill(gone, signal.SIGKILL)
         replaced = set(_wait_for_listeners(port, 2, server, exclude={gone}))
