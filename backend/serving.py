@@ -7,9 +7,11 @@ process did nearly all the work while the other idled. Stations keep their conne
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import socket
 import sys
+import threading
 import time
 
 import uvicorn
@@ -39,7 +41,15 @@ def listening_socket(host: str, port: int, shared: bool = True) -> socket.socket
     return sock
 
 
+def _leave_with(parent: int) -> None:
+    """A worker whose supervisor died (killed outright) shuts down too, rather than serve on alone, unsupervised."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's graceful shutdown
+
+
 def _worker(host: str, port: int, access_log: bool) -> None:
+    threading.Thread(target=_leave_with, args=(os.getppid(),), daemon=True).start()
     config = uvicorn.Config(APP, factory=True, host=host, port=port, access_log=access_log)
     uvicorn.Server(config).run(sockets=[listening_socket(host, port)])
 

@@ -85,3 +85,21 @@ def test_two_workers_each_take_a_share_of_the_connections_and_a_dead_one_is_repl
         server.terminate()
         assert server.wait(timeout=30) == 0, log.read_text()
     assert _owners("listening", port) == []
+
+
+@pytest.mark.db
+@pytest.mark.skipif(ENGINE_NAME != "postgres", reason="several workers serve PostgreSQL only")
+def test_the_workers_stop_when_their_supervisor_is_killed(database, tmp_path):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "LINLI_DATABASE_POOL"}
+    server = subprocess.Popen([LINLI, "serve", "--workers", "2", "--port", str(port), "--no-access-log"], env=env,
+                              stdout=(tmp_path / "serve.log").open("w"), stderr=subprocess.STDOUT)
+    try:
+        _wait_for_listeners(port, 2, server)
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while _owners("listening", port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _owners("listening", port) == []
