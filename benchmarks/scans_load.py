@@ -30,6 +30,7 @@ import time
 import uuid
 from datetime import date, datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -125,7 +126,7 @@ def database_cpu_seconds(url: str) -> float | None:
     Backends that end during the run take their CPU with them, so only the server's pooled connections count."""
     if not url.startswith("postgres"):
         return None
-    name = url.rsplit("/", 1)[1].split("?")[0]
+    name = urlsplit(url).path.lstrip("/")  # also for a socket's URL: postgresql://user@/name?host=/var/run/postgresql
     total = 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

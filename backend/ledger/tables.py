@@ -17,14 +17,15 @@ class LedgerTransaction(Table, tablename="ledger_transaction"):
     source_ref = Varchar(length=64, null=True, default=None)
     source_label = Varchar(length=200, null=True, default=None)  # e.g. catalogue item and revision
     idempotency_key = Varchar(length=100, unique=True)
-    community = ForeignKey(Node, index=True)
+    community = ForeignKey(Node)  # indexed as the lead of (community, occurred_at, kind, reverses): migrations
     occurred_at = Timestamptz()  # when the deed happened
     recorded_at = Timestamptz(default=TimestamptzNow())
-    # unique: a transaction is reversed at most once, even under concurrent requests
+    # unique: a transaction is reversed at most once, even under concurrent requests (on PostgreSQL a partial
+    # index, without the NULLs: see the 21:00 migration)
     reverses = ForeignKey("self", null=True, unique=True)
 
 
 class Posting(Table, tablename="ledger_posting"):
-    txn = ForeignKey(LedgerTransaction, index=True)
+    txn = ForeignKey(LedgerTransaction)  # indexed as the lead of (txn, account, amount): migrations
     account = ForeignKey(Account, index=True)
     amount = Integer()

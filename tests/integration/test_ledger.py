@@ -121,3 +121,19 @@ async def test_verify_finds_a_tampered_balance(world):
     assert [(p.what, p.ref, p.expected, p.found) for p in problems] == [("balance_mismatch", world["alice"], 20, 25)]
     await Posting.insert(Posting(txn=(await LedgerTransaction.select().first())["id"], account=world["shop"], amount=3))
     assert {p.what for p in await ledger.verify()} == {"balance_mismatch", "unbalanced_transaction"}
+
+
+async def test_the_database_itself_lets_a_transaction_be_reversed_only_once(world):
+    """Below the service's own check: the unique index on `reverses` (partial on PostgreSQL) refuses a second
+    reversing row, while any number of transactions reverse nothing."""
+    from backend.db import fetch
+
+    first = await f.award(world["issuer"], world["alice"], 5, world["c1"])
+    await f.award(world["issuer"], world["alice"], 5, world["c1"])  # a second one that reverses nothing
+    row = ("reversal", "x", "scan", world["c1"], f.NOW, f.NOW, first.transaction_id)
+    sql = ("INSERT INTO ledger_transaction (kind, memo, source_type, idempotency_key, community, occurred_at,"
+           " recorded_at, reverses) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+    await fetch(sql, *row[:3], "rev-a", *row[3:])
+    with pytest.raises(Exception, match="(?i)unique|duplicate"):
+        await fetch(sql, *row[:3], "rev-b", *row[3:])
+    assert await LedgerTransaction.count().where(LedgerTransaction.reverses.is_null()) == 2
