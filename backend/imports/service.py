@@ -362,6 +362,9 @@ async def _write(meta: dict, rows: list[dict], actor_id: int, now: datetime, pro
         openings += len(txn_ids)
         if progress is not None:
             progress(people, len(rows))
+        # SQLite runs a write transaction's statements on the event loop's own thread (backend.db.LoopConnection):
+        # give the loop back between chunks, so pages and reads are answered during a large import, not after it
+        await asyncio.sleep(0)
     if issuer is not None:
         await Account.update({Account.balance: Account.balance - total_points}, use_auto_update=False).where(Account.id == issuer)
     return Committed(people, accounts, openings, total_points)

@@ -187,6 +187,26 @@ async def test_background_commit_reports_progress_and_finishes(world, monkeypatc
     assert await Person.count() == 50 and await ledger.verify() == []
 
 
+async def test_reads_are_answered_while_a_large_import_commits(world, monkeypatch):
+    """On SQLite the commit's statements run on the event loop's thread; between chunks it gives the loop back, so
+    a page's reads are answered during the import (here: seen part-way through), not only after it."""
+    from backend.db import fetch
+
+    batch_id = await service.preview(world["admin"], world["tree"]["c1"], "名单.csv", many(60))
+    monkeypatch.setattr(service, "CHUNK", 10)
+    await service.start_commit(world["admin"], batch_id, f.NOW)
+    seen_part_way = []
+    while batch_id in service._tasks:
+        assert (await fetch("SELECT COUNT(*) AS n FROM import_batch"))[0]["n"] == 1  # a read, as a page makes
+        progress = service._progress.get(batch_id)
+        if progress is not None and 0 < progress.done < 60:
+            seen_part_way.append(progress.done)
+        await asyncio.sleep(0)
+    await service.wait(batch_id)
+    assert seen_part_way and (await service.status(world["admin"], batch_id))[1].state == "committed"
+    assert await Person.count() == 60
+
+
 async def test_simultaneous_clicks_start_one_commit(world, monkeypatch):
     batch_id = await service.preview(world["admin"], world["tree"]["c1"], "名单.csv", sheet(CLEAN))
     runs = []
