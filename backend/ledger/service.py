@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from backend.accounts.tables import Account
 from backend.db import TTLCache, atomic, defer_move, fetch, in_group, is_postgres
-from backend.errors import Conflict, NotFound
+from backend.errors import Conflict, DomainError, NotFound
 from backend.ledger import rules
 from backend.ledger.rules import PostingDraft, TransactionDraft
 from backend.ledger.tables import LedgerTransaction, Posting
@@ -46,8 +46,8 @@ async def record(draft: TransactionDraft) -> Recorded:
     try:
         async with atomic():
             written = await _write(draft)
-    except Conflict:
-        raise
+    except DomainError:  # refused (a closed account, too little balance): not a replay, even though this call's
+        raise  # own transaction row is there until the caller rolls back
     except Exception:
         # a concurrent request reversing the same transaction won the unique index (or the key, on SQLite's
         # other processes)

@@ -301,3 +301,16 @@ async def test_a_pooled_connection_comes_back_without_the_transaction_left_open_
             assert await again.fetchval("SELECT to_regclass('pg_temp.left_open')") is None
     finally:
         await engine.close_connection_pool()
+
+
+async def test_a_card_whose_account_was_closed_is_refused_and_nothing_is_written(desk):
+    """The award's ledger write finds the account closed: the scan is refused and stored, with no transaction.
+    (The ledger once took its own just-written row for a concurrent replay and answered "accepted", with the
+    postings in and the balance unmoved.)"""
+    await Account.update({Account.active: False}).where(Account.id == desk["accounts"][1])
+    answers = await asyncio.gather(*(scans.scan(desk["device"], award(desk, desk["urls"][i % 2]), f.NOW) for i in range(4)))
+    assert [(a["accepted"], a["reason"]) for a in answers] == [(True, "ok"), (False, "account_not_found")] * 2
+    alone = await scans.scan(desk["device"], award(desk, desk["urls"][1]), f.NOW)
+    assert (alone["accepted"], alone["reason"]) == (False, "account_not_found")
+    assert await LedgerTransaction.count() == 2 and await ItemAward.count() == 2 and await Scan.count() == 5
+    assert [await f.balance(a) for a in desk["accounts"]] == [20, 0, 0] and await ledger.verify() == []
