@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import re
 import sqlite3
 import threading
 import time
@@ -187,6 +188,8 @@ class _GroupState:
 
     hot_moves: dict[int, list[int]] | None = None  # set by a group commit (see defer_move)
     deferred_rows: list[tuple[Any, dict]] | None = None  # set by a group's first pass (see defer_insert)
+    deferred_moves: list[tuple[int, int, "BalanceAfter"]] | None = None  # PostgreSQL first pass (see defer_balance_move)
+    moved_now: set[int] | None = None  # accounts that moved at once in such a pass (see moving_now)
 
     async def savepoint(self, name: str | None = None) -> "_Savepoint":
         return _Savepoint(await super().savepoint(name), self)
@@ -281,7 +284,83 @@ class LinliSQLiteEngine(SQLiteEngine):
 
 
 class _PostgresTransaction(_GroupState, PostgresTransaction):
-    pass
+    """piccolo's transaction; `lazy` (a group's first pass) sends BEGIN only before the first statement that is not
+    a plain read (see _LazyBegin). A first pass whose jobs only read and defer their writes never begins: its one
+    end statement (backend.db._finish_group) commits on its own, and two round trips a group are saved."""
+
+    def __init__(self, engine, allow_nested: bool = True, lazy: bool = False):
+        super().__init__(engine=engine, allow_nested=allow_nested)
+        self.lazy, self.begun = lazy, False
+
+    async def begin(self):
+        if self.lazy:
+            self.connection = _LazyBegin(self.connection, self)
+        else:
+            await self.ensure_begun()
+
+    async def ensure_begun(self) -> None:
+        if not self.begun:
+            await self.transaction.start()
+            self.begun = True
+
+    async def commit(self):
+        if self.begun:
+            await self.transaction.commit()
+        self._committed = True
+
+    async def rollback(self):
+        if self.begun:
+            await self.transaction.rollback()
+        self._rolled_back = True
+
+    async def savepoint(self, name: str | None = None) -> "_Savepoint":
+        await self.ensure_begun()
+        return await super().savepoint(name)
+
+    async def __aexit__(self, exception_type, exception, traceback) -> bool:
+        if self._parent is None and isinstance(self.connection, _LazyBegin):
+            self.connection = self.connection.raw  # what the pool lent
+        return await super().__aexit__(exception_type, exception, traceback)
+
+
+# a statement that may run before a lazy transaction's BEGIN: a SELECT that neither locks nor has a side effect
+_PLAIN_READ = re.compile(r"\s*SELECT\b(?!.*\b(?:FOR\s+(?:UPDATE|SHARE|NO\s+KEY|KEY\s+SHARE)|pg_advisory\w*|nextval|setval"
+                         r"|pg_notify)\b)", re.IGNORECASE | re.DOTALL)
+
+
+@functools.lru_cache(maxsize=512)
+def _plain_read(sql: str) -> bool:
+    return _PLAIN_READ.match(sql) is not None
+
+
+class _LazyBegin:
+    """The connection of a lazy transaction: plain reads run at once (at READ COMMITTED each statement reads its
+    own snapshot, inside a transaction or not, and nothing has been written yet); anything else sends BEGIN
+    first. Only the calls piccolo and this module make are offered: any other fails loudly rather than run
+    outside the transaction."""
+
+    def __init__(self, raw, transaction: _PostgresTransaction):
+        self.raw, self.transaction = raw, transaction
+
+    async def _ready(self, sql: str) -> None:
+        if not self.transaction.begun and not _plain_read(sql):
+            await self.transaction.ensure_begun()
+
+    async def fetch(self, sql: str, *args, **kwargs):
+        await self._ready(sql)
+        return await self.raw.fetch(sql, *args, **kwargs)
+
+    async def fetchrow(self, sql: str, *args, **kwargs):
+        await self._ready(sql)
+        return await self.raw.fetchrow(sql, *args, **kwargs)
+
+    async def fetchval(self, sql: str, *args, **kwargs):
+        await self._ready(sql)
+        return await self.raw.fetchval(sql, *args, **kwargs)
+
+    async def execute(self, sql: str, *args, **kwargs):
+        await self._ready(sql)
+        return await self.raw.execute(sql, *args, **kwargs)
 
 
 class _Savepoint:
@@ -301,8 +380,8 @@ class _Savepoint:
 
 
 class LinliPostgresEngine(PostgresEngine):
-    def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
-        return _PostgresTransaction(engine=self, allow_nested=allow_nested)
+    def transaction(self, allow_nested: bool = True, lazy: bool = False) -> PostgresTransaction:
+        return _PostgresTransaction(engine=self, allow_nested=allow_nested, lazy=lazy)
 
     async def run_ddl(self, ddl: str, in_pool: bool = True):
         try:
@@ -405,7 +484,10 @@ async def insert_row(table, values: dict, returning: str | None = "id") -> Any:
 
 
 def _insert_args(values: dict, is_json: tuple[bool, ...]) -> list:
-    return [json_value(v) if j and v is not None else v for v, j in zip(values.values(), is_json)]
+    args = [json_value(v) if j and v is not None else v for v, j in zip(values.values(), is_json)]
+    if any(type(v) is NewId for v in args):  # only the group's end statement knows it (defer_insert)
+        raise TypeError("a NewId goes only into deferred rows")
+    return args
 
 
 _json_encode = msgspec.json.Encoder().encode
@@ -453,6 +535,10 @@ async def atomic():
 # group, just before the commit: on PostgreSQL the row is then locked only for the flush, and on both it is one
 # statement a group instead of one a scan. Rows nobody in the group reads back (a scan's record) go in together
 # just before the commit too (defer_insert); if that fails, or any job does, the group runs again the plain way.
+# On PostgreSQL the first pass goes further, since each round trip costs about as much CPU as a small statement:
+# BEGIN waits for the first statement that is not a plain read, and an award leaves its whole ledger transaction
+# to the end (NewId, BalanceAfter, defer_balance_move), so a group of awards is its card lookups and one statement
+# that commits on its own: no BEGIN, no COMMIT, no round trip a ledger write.
 GROUP_MAX = 24  # two savepoints a scan: stays under PostgreSQL's 64 cached subtransactions
 
 
@@ -517,10 +603,13 @@ async def _run_group(db, jobs: list, first_pass: bool) -> list | None:
     pass lets jobs defer their rows (defer_insert) and gives up (None, nothing written) if any job fails or the
     deferred rows do not go in; the second pass is the plain one, where a failing job loses only its own writes."""
     done: list[tuple[asyncio.Future, Any, BaseException | None]] = []
+    lazy = first_pass and isinstance(db, LinliPostgresEngine)  # see _PostgresTransaction
     try:
-        async with atomic() as transaction:
+        async with (db.transaction(lazy=True) if lazy else atomic()) as transaction:
             transaction.hot_moves = {}  # account id -> the transactions that moved it, see defer_move
             transaction.deferred_rows = [] if first_pass else None
+            transaction.deferred_moves = [] if lazy else None
+            transaction.moved_now = set() if lazy else None
             for work, context, future in jobs:
                 # the first pass never rolls back to a job's savepoint (a failure runs the group again): none
                 savepoint = None if first_pass else await transaction.savepoint()
@@ -538,7 +627,8 @@ async def _run_group(db, jobs: list, first_pass: bool) -> list | None:
             try:
                 await _finish_group(transaction)
             except Exception as exc:
-                if transaction.deferred_rows:  # e.g. a replayed key already committed: a job must see that itself
+                # e.g. a replayed key already committed, or an account closed meanwhile: a job must see that itself
+                if transaction.deferred_rows or transaction.deferred_moves:
                     raise _RunAgain() from exc
                 raise
     except _RunAgain:
@@ -565,9 +655,76 @@ def inserts_deferred() -> bool:
     return getattr(engine().current_transaction.get(), "deferred_rows", None) is not None
 
 
+class NewId:
+    """The id of a deferred row that is not there yet (PostgreSQL, a group's first pass): put it as the row's own
+    `id` and as the value of other deferred rows' columns that refer to that row; the group's end statement takes
+    the id from the table's sequence and uses it in each place."""
+
+    __slots__ = ("table",)
+
+    def __init__(self, table):
+        self.table = table
+
+
+class BalanceAfter:
+    """An account's balance just after one deferred move (see defer_balance_move), known once the group's end
+    statement has run: `value` then. It may stand as a top-level value of a dict in a deferred row's JSON column
+    (a scan's stored answer); the statement writes the number there, and it is put into the dict itself too."""
+
+    __slots__ = ("account_id", "later", "value")
+
+    def __init__(self, account_id: int):
+        self.account_id, self.later, self.value = account_id, 0, None
+
+
+def writes_deferred() -> bool:
+    """Whether a job may leave all its writes to the group's end statement: new rows with NewId ids
+    (defer_insert) and balance moves (defer_balance_move). PostgreSQL, a group's first pass."""
+    return getattr(engine().current_transaction.get(), "deferred_moves", None) is not None
+
+
+class MovesMixed(Exception):
+    """A group's first pass would read or move at once a balance it has left to its end statement (whose moves
+    are not in the row yet): the group runs again, each job writing as it goes, so every balance shown is right."""
+
+
+def balance_settled(account_id: int) -> None:
+    """Before reading an account's balance inside a transaction: raise MovesMixed if a move of it is deferred."""
+    moves = getattr(engine().current_transaction.get(), "deferred_moves", None)
+    if moves and any(found == account_id for found, _, _ in moves):
+        raise MovesMixed(account_id)
+
+
+def moving_now(account_id: int) -> None:
+    """Before moving an account's balance at once (before writing anything): as balance_settled, and from then
+    on the group leaves no move of that account to its end (see moved_now)."""
+    balance_settled(account_id)
+    moved = getattr(engine().current_transaction.get(), "moved_now", None)
+    if moved is not None:
+        moved.add(account_id)
+
+
+def moved_now(account_id: int) -> bool:
+    """Whether this group's first pass has moved the account at once (so a later move must not be deferred)."""
+    moved = getattr(engine().current_transaction.get(), "moved_now", None)
+    return moved is not None and account_id in moved
+
+
+def defer_balance_move(account_id: int, delta: int) -> BalanceAfter:
+    """Where writes_deferred(): move the account's cached balance by `delta` in the group's end statement, which
+    fails (and the group runs again, each job writing as it goes) if the account is closed by then. No overdraw
+    guard: for moves that cannot take a balance below zero (credits, and issuers, which may go negative)."""
+    moves = engine().current_transaction.get().deferred_moves
+    balance = BalanceAfter(account_id)
+    moves.append((account_id, delta, balance))
+    return balance
+
+
 async def _finish_group(transaction) -> None:
-    """Just before the group's commit: the deferred rows go in and the hot accounts move. On PostgreSQL the rows
-    and the first account's move are one statement (one round trip); further accounts follow in id order."""
+    """Just before the group's commit: the deferred rows go in and the hot accounts move. On PostgreSQL the rows,
+    the deferred moves (with the balances they give back) and the first hot account's move are one statement (one
+    round trip); further hot accounts follow in id order. A first pass that never began its transaction (its jobs
+    only read and deferred) runs that statement on its own: it is the whole group's commit."""
     moves = sorted(transaction.hot_moves.items())  # in id order: concurrent groups lock rows in one order
     if not isinstance(transaction, PostgresTransaction):
         batches: dict[str, list[list]] = {}  # one executemany a statement, in the order first deferred
@@ -581,21 +738,91 @@ async def _finish_group(transaction) -> None:
                         f" WHERE account = ? AND txn IN ({', '.join('?' * len(txns))})) WHERE id = ?",
                         account_id, *txns, account_id)
         return
-    columns: dict[tuple, list[list]] = {}  # (table, column names) -> one list of values per column
-    for table, values in transaction.deferred_rows or ():
-        found = columns.setdefault((table, tuple(values)), [[] for _ in values])
-        for column, value in zip(found, _insert_args(values, _insert_sql(table, tuple(values), None)[1])):
-            column.append(value)
-    if not columns and not moves:
+    rows = transaction.deferred_rows or ()
+    deferred_moves = transaction.deferred_moves or ()
+    if not rows and not moves and not deferred_moves:
         return
-    sql = _group_end_sql(tuple(columns), bool(moves))
-    args = [column for found in columns.values() for column in found]
+    connection = transaction.connection
+    if isinstance(connection, _LazyBegin) and not transaction.begun:
+        # nothing written yet: the end statement alone is the transaction (it commits on its own)
+        assert not moves, "a hot move is deferred only after a write, which begins the transaction"
+        connection = connection.raw
+    if deferred_moves:  # one UPDATE moves every account; these go first so that no row is updated twice
+        for account_id, txns in moves:
+            await connection.execute(_numbered(_HOT_MOVE), account_id, txns, account_id)
+        moves = []
+    later: dict[int, int] = {}  # account -> the sum of its moves after this one (then: of all its moves)
+    for account_id, delta, balance in reversed(deferred_moves):
+        balance.later = later.get(account_id, 0)
+        later[account_id] = balance.later + delta
+    ordinals: dict[int, int] = {}  # id(NewId) -> its number among its table's new ids, from 1
+    new_ids: dict[Any, int] = {}  # table -> how many new ids
+    for table, values in rows:
+        new = values.get("id")
+        if isinstance(new, NewId):
+            new_ids[new.table] = ordinals[id(new)] = new_ids.get(new.table, 0) + 1
+    batches: dict[tuple, list[tuple[Any, dict]]] = {}  # (table, column names) -> its rows
+    for table, values in rows:
+        batches.setdefault((table, tuple(values)), []).append((table, values))
+    shapes, args = [], [count for count in new_ids.values()]
+    if deferred_moves:
+        accounts = sorted(later)
+        args += [accounts, accounts, [later[a] for a in accounts]]
+    for (table, names), found in batches.items():
+        kinds = []
+        for name, is_json in zip(names, _insert_sql(table, names, None)[1]):
+            column = [values[name] for _, values in found]
+            new = next((v for v in column if type(v) is NewId), None)
+            if new is not None:  # a row written earlier has its id, a deferred one a NewId
+                kinds.append(f"new_id:{new.table._meta.tablename}")
+                args += [[None if type(v) is NewId else v for v in column],
+                         [ordinals[id(v)] if type(v) is NewId else None for v in column]]
+            elif not is_json:
+                kinds.append("plain")
+                args.append(column)
+            else:
+                marks = [_balance_in(v) for v in column]
+                if any(marks):
+                    kinds.append("balance")
+                    args += [[None if v is None else json_value(_without_balances(v) if m else v) for v, m in zip(column, marks)],
+                             [m and m[0] for m in marks], [m and m[1].account_id for m in marks],
+                             [m and m[1].later for m in marks]]
+                else:
+                    kinds.append("json")
+                    args.append([None if v is None else json_value(v) for v in column])
+        shapes.append((table, names, tuple(kinds)))
     if moves:
         account_id, txns = moves[0]
         args += [account_id, txns, account_id]  # _HOT_MOVE's parameters
-    await transaction.connection.execute(sql, *args)
+    sql = _group_end_sql(tuple(shapes), tuple(t._meta.tablename for t in new_ids), bool(deferred_moves), bool(moves))
+    if deferred_moves:
+        args.append(len(later))
+    result = await connection.fetch(sql, *args)
     for account_id, txns in moves[1:]:
-        await transaction.connection.execute(_numbered(_HOT_MOVE), account_id, txns, account_id)
+        await connection.execute(_numbered(_HOT_MOVE), account_id, txns, account_id)
+    if deferred_moves:
+        finals = dict(zip(result[0]["accounts"], result[0]["balances"]))
+        for account_id, _, balance in deferred_moves:
+            balance.value = finals[account_id] - balance.later
+        for _, values in rows:  # the answers the jobs return hold the same dicts
+            for value in values.values():
+                if isinstance(value, dict):
+                    for key, x in value.items():
+                        if isinstance(x, BalanceAfter):
+                            value[key] = x.value
+
+
+def _balance_in(value: Any) -> tuple[str, BalanceAfter] | None:
+    """The key and BalanceAfter of a JSON column's dict that holds one (a scan's answer), else None."""
+    if type(value) is dict:
+        for key, found in value.items():
+            if type(found) is BalanceAfter:
+                return key, found
+    return None
+
+
+def _without_balances(value: dict) -> dict:
+    return {k: None if isinstance(x, BalanceAfter) else x for k, x in value.items()}
 
 
 _HOT_MOVE = ("UPDATE points_account SET balance = balance + (SELECT COALESCE(SUM(amount), 0) FROM ledger_posting"
@@ -604,19 +831,47 @@ _ARRAY_OF = {"SERIAL": "INTEGER", "BIGSERIAL": "BIGINT"}
 
 
 @functools.lru_cache(maxsize=64)
-def _group_end_sql(batches: tuple[tuple[Any, tuple[str, ...]], ...], move: bool) -> str:
-    """PostgreSQL: `INSERT … SELECT FROM unnest(arrays)` a table (one parameter a column, whatever the number of
-    rows) and the hot move, as data-modifying CTEs of one statement."""
-    parts = []
-    for table, names in batches:
+def _group_end_sql(shapes: tuple, new_id_tables: tuple[str, ...], deferred_moves: bool, hot_move: bool) -> str:
+    """PostgreSQL, one statement of data-modifying CTEs: the new ids a table (from its sequence), the accounts'
+    moves (rows locked in id order, so that concurrent groups never wait for each other crosswise; it fails through
+    linli_assert if an account is closed), `INSERT … SELECT FROM unnest(arrays)` a table and column set (one
+    parameter a column, whatever the number of rows), and the first hot move. Parameters in that order."""
+    parts = [f"ids{i} AS MATERIALIZED (SELECT o, nextval(pg_get_serial_sequence('{name}', 'id')) AS id"
+             " FROM generate_series(1, ?::int) AS o)" for i, name in enumerate(new_id_tables)]
+    if deferred_moves:
+        parts.append("lk AS MATERIALIZED (SELECT id FROM points_account WHERE id = ANY(?::int[]) ORDER BY id FOR NO KEY UPDATE)")
+        parts.append("mv AS (UPDATE points_account a SET balance = a.balance + d.delta FROM unnest(?::int[], ?::int[])"
+                     " AS d(account, delta) WHERE a.id = d.account AND a.active AND a.id IN (SELECT id FROM lk)"
+                     " RETURNING a.id, a.balance)")
+    for table, names, kinds in shapes:
         found = [table._meta.get_column_by_name(c) for c in names]
-        arrays = ", ".join(f"?::{_ARRAY_OF.get(c.column_type, c.column_type)}[]" for c in found)
+        arrays, aliases, values = [], [], []
+        for i, (column, kind) in enumerate(zip(found, kinds)):
+            if kind.startswith("new_id"):
+                arrays += ["?::int[]", "?::int[]"]
+                aliases += [f"c{i}", f"n{i}"]
+                values.append(f"COALESCE(v.c{i}, (SELECT id FROM ids{new_id_tables.index(kind.split(':', 1)[1])}"
+                              f" WHERE o = v.n{i}))")
+                continue
+            array_type = _ARRAY_OF.get(column.column_type, column.column_type)
+            arrays.append(f"?::{array_type}[]")
+            aliases.append(f"c{i}")
+            if kind == "balance":
+                arrays += ["?::text[]", "?::int[]", "?::int[]"]
+                aliases += [f"k{i}", f"a{i}", f"l{i}"]
+                values.append(f"CASE WHEN v.k{i} IS NULL THEN v.c{i} ELSE jsonb_set(v.c{i}::jsonb, ARRAY[v.k{i}],"
+                              f" to_jsonb((SELECT balance FROM mv WHERE id = v.a{i}) - v.l{i}))::{column.column_type} END")
+            else:
+                values.append(f"v.c{i}")
         quoted = ", ".join(f'"{c._meta.db_column_name}"' for c in found)
-        parts.append(f'INSERT INTO "{table._meta.tablename}" ({quoted}) SELECT * FROM unnest({arrays})')
-    if move:
+        parts.append(f'INSERT INTO "{table._meta.tablename}" ({quoted}) SELECT {", ".join(values)}'
+                     f' FROM unnest({", ".join(arrays)}) AS v({", ".join(aliases)})')
+    if hot_move:
         parts.append(_HOT_MOVE)
-    sql = parts[0] if len(parts) == 1 else "WITH " + ", ".join(f"w{i} AS ({p})" for i, p in enumerate(parts)) + " SELECT 1"
-    return _numbered(sql)
+    final = ("SELECT linli_assert(count(*) = ?, 'an account to move is closed') AS ok, array_agg(id) AS accounts,"
+             " array_agg(balance) AS balances FROM mv") if deferred_moves else "SELECT 1"
+    return _numbered("WITH " + ", ".join(f"w{i} AS ({p})" if not p.startswith(("ids", "lk ", "mv ")) else p
+                                          for i, p in enumerate(parts)) + " " + final)
 
 
 # the savepoint a group took just before the current job (see job_savepoint)

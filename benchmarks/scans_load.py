@@ -198,14 +198,18 @@ async def in_process(scans: int, stations_wanted: int, cards_wanted: int) -> Non
     await run(20)  # warm up: imports, caches, the query plans
     warm_accepted = statuses.get(200, 0)
     statuses.clear()
+    url = os.environ["LINLI_DATABASE_URL"]
+    backends = database_cpu_seconds(url)
     cpu, wall = time.process_time(), time.perf_counter()
     await run(max(1, scans // len(credentials)))
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    backends = database_cpu_seconds(url) - backends if backends is not None else None
     done = sum(statuses.values())
     await db.close()
     engine = "postgresql" if db.is_postgres() else "sqlite"
     print(f"engine={engine} in-process scans={done} statuses={statuses}")
-    print(f"CPU per scan={cpu / done * 1000:.3f} ms  (wall {wall / done * 1000:.3f} ms per scan, {done / wall:.0f} scans/s on one core)")
+    print(f"CPU per scan={cpu / done * 1000:.3f} ms  (wall {wall / done * 1000:.3f} ms per scan, {done / wall:.0f} scans/s on one core)"
+          + (f"; PostgreSQL backends {backends / done * 1000:.3f} ms" if backends is not None else ""))
     print(await check_exactly_once(warm_accepted + statuses.get(200, 0)))
 
 

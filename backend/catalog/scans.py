@@ -37,7 +37,8 @@ async def award(ctx: ScanContext) -> Outcome:
         occurred_at=ctx.request.scanned_at,
         postings=(PostingDraft(issuer, -item.points), PostingDraft(ctx.card.account_id, item.points)),
         source_type="scan", source_ref=str(ctx.request.scan_id), source_label=f"{item.label} · {ctx.station['name']}",
-    ))
+    ), deferrable=not item.caps.any and not ctx.request.offline)  # see below: its award line is then deferred too,
+    # and so is an online scan's row (an offline one's goes in at once: see scans.service._judge)
     # an undone scan reverses this line, which takes the award out of the caps' count
     await service.record_award(item.id, ctx.card.account_id, ctx.card.holder_person_id, day, recorded.transaction_id, "scan",
                                capped=item.caps.any)

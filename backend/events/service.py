@@ -352,8 +352,7 @@ async def _cap_refusal(found: dict, account_id: int) -> dict | None:
 
 
 async def _balance(account_id: int) -> int | None:
-    row = await Account.select(Account.balance).where(Account.id == account_id).first()
-    return row["balance"] if row else None
+    return await ledger.balance(account_id)
 
 
 async def undo_check_in(attendance_id: int) -> None:

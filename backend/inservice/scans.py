@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from backend.accounts.tables import Account
 from backend.inservice import service
+from backend.ledger import service as ledger
 from backend.scans.service import Outcome, ScanContext
 
 
@@ -19,8 +19,7 @@ async def report_in(ctx: ScanContext) -> Outcome:
         notes.append(done.awarded.note)
     balance = done.awarded.balance if done.awarded.account_id == ctx.card.account_id else None
     if balance is None:  # no points, or they went to the member's other account: show the card's own balance
-        row = await Account.select(Account.balance).where(Account.id == ctx.card.account_id).first()
-        balance = row["balance"] if row else None
+        balance = await ledger.balance(ctx.card.account_id)
     return Outcome(points=done.awarded.points, balance=balance, txn_id=done.awarded.txn_id,
                    summary={"project": done.project, "month": done.month, "notes": notes},
                    undo={"check_in_id": done.check_in_id})

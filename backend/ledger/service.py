@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from backend.accounts.tables import Account
-from backend.db import TTLCache, atomic, defer_move, fetch, in_group, is_postgres
+from backend.db import (BalanceAfter, NewId, TTLCache, atomic, balance_settled, defer_balance_move, defer_insert,
+                        defer_move, fetch, in_group, is_postgres, moved_now, moving_now, writes_deferred)
 from backend.errors import Conflict, DomainError, NotFound
 from backend.ledger import rules
 from backend.ledger.rules import PostingDraft, TransactionDraft
@@ -41,11 +42,16 @@ async def _replay(draft: TransactionDraft, existing: dict) -> Recorded:
     return Recorded(existing["id"], created=False)
 
 
-async def record(draft: TransactionDraft) -> Recorded:
+async def record(draft: TransactionDraft, *, deferrable: bool = False) -> Recorded:
+    """`deferrable`: the caller uses the result only in rows it defers too (backend.db.defer_insert) and in the
+    answer it returns. Then, on PostgreSQL in a group's first pass, a transaction that only credits accounts
+    (and moves issuers) is written by the group's end statement: `transaction_id` is a db.NewId and the balances
+    are db.BalanceAfter, whose values are there once the group has committed."""
     rules.check_draft(draft)
     try:
         async with atomic():
-            written = await _write(draft)
+            written = _defer(draft) if deferrable and writes_deferred() else None
+            written = written or await _write(draft)
     except DomainError:  # refused (a closed account, too little balance): not a replay, even though this call's
         raise  # own transaction row is there until the caller rolls back
     except Exception:
@@ -94,6 +100,9 @@ async def _write(draft: TransactionDraft) -> tuple[int, dict[int, int]] | None:
     row = (draft.kind, draft.memo.strip(), draft.actor_id, draft.source_type, draft.source_ref, draft.source_label,
            draft.idempotency_key, draft.community_id, draft.occurred_at, datetime.now(timezone.utc), draft.reverses_id)
     hot = await _hot_accounts() if in_group() else frozenset()
+    for account_id, _ in rules.balance_deltas(draft.postings):
+        if account_id not in hot:
+            moving_now(account_id)  # before anything is written
     if is_postgres():
         moving = [(a, d) for a, d in rules.balance_deltas(draft.postings) if a not in hot]
         if len(moving) == 1:  # the transaction, its postings and the one move: one round trip
@@ -131,6 +140,27 @@ async def _write(draft: TransactionDraft) -> tuple[int, dict[int, int]] | None:
     return txn_id, balances
 
 
+def _defer(draft: TransactionDraft) -> tuple[NewId, dict[int, BalanceAfter]] | None:
+    """The transaction, its postings and its moves, left to the group's end statement; None if a move needs the
+    overdraw guard, or for a reversal (written as they go). A taken idempotency key fails that statement, and the
+    group then runs again, each job writing as it goes (and finding the key)."""
+    deltas = rules.balance_deltas(draft.postings)
+    hot = _hot.get("issuers") or frozenset()
+    if draft.reverses_id is not None or any((delta < 0 or moved_now(account_id)) and account_id not in hot
+                                            for account_id, delta in deltas):
+        return None
+    txn = NewId(LedgerTransaction)
+    defer_insert(LedgerTransaction, {
+        "id": txn, "kind": draft.kind, "memo": draft.memo.strip(), "actor": draft.actor_id,
+        "source_type": draft.source_type, "source_ref": draft.source_ref, "source_label": draft.source_label,
+        "idempotency_key": draft.idempotency_key, "community": draft.community_id, "occurred_at": draft.occurred_at,
+        "recorded_at": datetime.now(timezone.utc), "reverses": None})
+    for posting in draft.postings:
+        defer_insert(Posting, {"txn": txn, "account": posting.account_id, "amount": posting.amount})
+    balances = {account_id: defer_balance_move(account_id, delta) for account_id, delta in deltas}
+    return txn, {account_id: balance for account_id, balance in balances.items() if account_id not in hot}
+
+
 # Issuer accounts: nearly every transaction moves one, they may go negative (no guard to check) and they are
 # set up once. Inside a group commit their balance moves at the commit (see backend.db.grouped).
 _hot = TTLCache(60.0)
@@ -154,6 +184,13 @@ async def _apply(account_id: int, delta: int, overdraft_ok: bool = False) -> int
     if updated:
         return updated[0]["balance"]
     await _refuse_move(account_id, delta)
+
+
+async def balance(account_id: int) -> int | None:
+    """An account's balance as the current transaction sees it (None: no such account)."""
+    balance_settled(account_id)  # a move of it left to a group's end is not in the row yet
+    row = await Account.select(Account.balance).where(Account.id == account_id).first()
+    return row["balance"] if row else None
 
 
 async def _refuse_move(account_id: int, delta: int) -> None:

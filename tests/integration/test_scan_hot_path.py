@@ -314,3 +314,114 @@ async def test_a_card_whose_account_was_closed_is_refused_and_nothing_is_written
     assert (alone["accepted"], alone["reason"]) == (False, "account_not_found")
     assert await LedgerTransaction.count() == 2 and await ItemAward.count() == 2 and await Scan.count() == 5
     assert [await f.balance(a) for a in desk["accounts"]] == [20, 0, 0] and await ledger.verify() == []
+
+
+def watch_group_ends(monkeypatch) -> list[dict]:
+    """What each group's end found: whether its transaction had begun, and how many balance moves it deferred."""
+    ends, real = [], db._finish_group
+
+    async def watching(transaction):
+        ends.append({"begun": getattr(transaction, "begun", True), "moves": len(transaction.deferred_moves or ())})
+        return await real(transaction)
+
+    monkeypatch.setattr(db, "_finish_group", watching)
+    return ends
+
+
+async def test_one_card_scanned_again_and_again_in_one_group_shows_each_scan_its_own_new_balance(desk, monkeypatch):
+    """On PostgreSQL a group of awards is one statement, with no BEGIN or COMMIT: the new balances come back from
+    it. Each scan must show (and store) the balance right after itself, not the group's last."""
+    await scans.scan(desk["device"], award(desk, desk["urls"][2]), f.NOW)  # the issuer is now known as hot
+    passes, ends = count_passes(monkeypatch), watch_group_ends(monkeypatch)
+    requests = [award(desk, desk["urls"][0 if i % 3 else 1]) for i in range(7)]  # card 1 at 0, 3, 6; card 0 between
+    answers = await asyncio.gather(*(scans.scan(desk["device"], r, f.NOW) for r in requests))
+    assert [a["balance"] for a in answers] == [10, 10, 20, 20, 30, 40, 30]
+    assert passes and False not in passes
+    if db.is_postgres():  # the whole group in its end statement, which committed on its own
+        assert ends and all(not e["begun"] and e["moves"] for e in ends)
+    stored = await Scan.select(Scan.scan_id, Scan.answer).output(load_json=True)
+    assert {str(r["scan_id"]): r["answer"] for r in stored if str(r["scan_id"]) in {a["scan_id"] for a in answers}} \
+        == {a["scan_id"]: a for a in answers}
+    assert [await f.balance(a) for a in desk["accounts"]] == [40, 30, 10]
+    assert await f.balance(desk["issuer"]) == -80 and await ledger.verify() == []
+    assert await ItemAward.count() == 8 and len({r["txn"] for r in await Scan.select(Scan.txn)}) == 8
+
+
+async def test_an_account_closed_just_before_its_group_ends_refuses_only_its_scans(desk, monkeypatch):
+    """PostgreSQL: the group's end statement checks that every account it moves is still open and fails as a
+    whole if one is not (it commits on its own, so nothing may be found wrong after it); the group then runs
+    again, each scan writing as it goes, and only the closed account's scans are refused."""
+    import contextvars
+
+    if not db.is_postgres():
+        pytest.skip("on SQLite the group holds the only write lock: nothing can close an account meanwhile")
+    await scans.scan(desk["device"], award(desk, desk["urls"][2]), f.NOW)  # the issuer is now known as hot
+    passes, real = count_passes(monkeypatch), db._finish_group
+    closing = desk["accounts"][1]
+
+    async def close_first(transaction):
+        async def close():  # another request, on its own connection and transaction
+            await Account.update({Account.active: False}).where(Account.id == closing)
+        if transaction.deferred_moves:
+            await asyncio.create_task(close(), context=contextvars.Context())
+        return await real(transaction)
+
+    monkeypatch.setattr(db, "_finish_group", close_first)
+    answers = await asyncio.gather(*(scans.scan(desk["device"], award(desk, desk["urls"][i % 2]), f.NOW) for i in range(4)))
+    assert [(a["accepted"], a["reason"]) for a in answers] == [(True, "ok"), (False, "account_not_found")] * 2
+    assert passes == [True, False]
+    assert [a["balance"] for a in answers[::2]] == [10, 20]
+    assert [await f.balance(a) for a in desk["accounts"]] == [20, 0, 10]
+    assert await f.balance(desk["issuer"]) == -30 and await ledger.verify() == []
+    assert await Scan.count() == 5 and await LedgerTransaction.count() == 3 and await ItemAward.count() == 3
+
+
+async def mixed_station(desk):
+    from backend.catalog.rules import Caps
+
+    category = (await catalog.item_detail(desk["sweep"]))["category"]
+    capped = await catalog.add_item(category, "敬老探访", 5, date(2026, 1, 1), caps=Caps(per_day=3))
+    station = await stations.create_station(desk["admin"], (await catalog.item_detail(capped))["community"],
+                                            "综合服务点", "centre", ["award"], award_items=[capped, desk["sweep"]])
+    device, _ = await f.paired_device(desk["admin"], station)
+    await scans.scan(device, award(desk, desk["urls"][2]), f.NOW)  # the issuer is now known as hot
+    return device, capped
+
+
+async def test_a_group_mixing_capped_and_uncapped_awards_moves_the_issuer_by_each_once(desk, monkeypatch):
+    """A capped item's award is written as it goes (its award lines count towards the next scan's cap) and moves
+    the issuer at the group's end by its postings; an uncapped one is left whole to the group's end statement."""
+    device, capped = await mixed_station(desk)
+    passes = count_passes(monkeypatch)
+    requests = [ScanRequest(scan_id=uuid4(), mode="award", card=desk["urls"][i % 2], scanned_at=f.NOW,
+                            details={"item_id": capped if i % 2 == 0 else desk["sweep"]}) for i in range(6)]
+    answers = await asyncio.gather(*(scans.scan(device, r, f.NOW) for r in requests))
+    assert all(a["accepted"] for a in answers) and passes and False not in passes
+    assert [a["balance"] for a in answers] == [5, 10, 10, 20, 15, 30]
+    assert [await f.balance(a) for a in desk["accounts"]] == [15, 30, 10]
+    assert await f.balance(desk["issuer"]) == -55 and await ledger.verify() == []
+
+
+async def test_one_card_awarded_a_capped_and_an_uncapped_item_in_one_group_shows_each_balance_right(desk, monkeypatch):
+    """One account moved both at once (capped) and at the group's end (uncapped) would show a balance without the
+    other's points: the group runs again, each scan writing as it goes."""
+    device, capped = await mixed_station(desk)
+    requests = [ScanRequest(scan_id=uuid4(), mode="award", card=desk["urls"][i % 2], scanned_at=f.NOW,
+                            details={"item_id": capped if i % 3 == 0 else desk["sweep"]}) for i in range(6)]
+    answers = await asyncio.gather(*(scans.scan(device, r, f.NOW) for r in requests))
+    assert all(a["accepted"] for a in answers)
+    assert [a["balance"] for a in answers] == [5, 10, 15, 15, 25, 25]
+    stored = {str(r["scan_id"]): r["answer"]["balance"] for r in await Scan.select(Scan.scan_id, Scan.answer).output(load_json=True)}
+    assert [stored[a["scan_id"]] for a in answers] == [5, 10, 15, 15, 25, 25]
+    assert [await f.balance(a) for a in desk["accounts"]] == [25, 25, 10]
+    assert await f.balance(desk["issuer"]) == -60 and await ledger.verify() == []
+
+
+async def test_only_plain_reads_run_before_a_lazy_transaction_begins():
+    assert db._plain_read("SELECT c.id FROM service_card c WHERE c.serial = $1")
+    assert db._plain_read("  select 1")
+    for sql in ("INSERT INTO x VALUES (1)", "WITH t AS (INSERT INTO x VALUES (1) RETURNING id) SELECT id FROM t",
+                "SELECT id FROM person WHERE id = $1 FOR UPDATE", "SELECT id FROM a FOR NO KEY UPDATE",
+                "SELECT id FROM a FOR SHARE", "SELECT id FROM a\nFOR KEY SHARE", "SELECT pg_advisory_xact_lock(7)",
+                "SELECT nextval('x_id_seq')", "SAVEPOINT savepoint_1", "UPDATE a SET b = 1"):
+        assert not db._plain_read(sql), sql
