@@ -350,14 +350,6 @@ class _LazyBegin:
         await self._ready(sql)
         return await self.raw.fetch(sql, *args, **kwargs)
 
-    async def fetchrow(self, sql: str, *args, **kwargs):
-        await self._ready(sql)
-        return await self.raw.fetchrow(sql, *args, **kwargs)
-
-    async def fetchval(self, sql: str, *args, **kwargs):
-        await self._ready(sql)
-        return await self.raw.fetchval(sql, *args, **kwargs)
-
     async def execute(self, sql: str, *args, **kwargs):
         await self._ready(sql)
         return await self.raw.execute(sql, *args, **kwargs)
@@ -484,10 +476,7 @@ async def insert_row(table, values: dict, returning: str | None = "id") -> Any:
 
 
 def _insert_args(values: dict, is_json: tuple[bool, ...]) -> list:
-    args = [json_value(v) if j and v is not None else v for v, j in zip(values.values(), is_json)]
-    if any(type(v) is NewId for v in args):  # only the group's end statement knows it (defer_insert)
-        raise TypeError("a NewId goes only into deferred rows")
-    return args
+    return [json_value(v) if j and v is not None else v for v, j in zip(values.values(), is_json)]
 
 
 _json_encode = msgspec.json.Encoder().encode
@@ -808,10 +797,8 @@ async def _finish_group(transaction) -> None:
             balance.value = finals[account_id] - balance.later
         for _, values in rows:  # the answers the jobs return hold the same dicts
             for value in values.values():
-                if isinstance(value, dict):
-                    for key, x in value.items():
-                        if isinstance(x, BalanceAfter):
-                            value[key] = x.value
+                if mark := _balance_in(value):
+                    value[mark[0]] = mark[1].value
 
 
 def _balance_in(value: Any) -> tuple[str, BalanceAfter] | None:
@@ -824,7 +811,7 @@ def _balance_in(value: Any) -> tuple[str, BalanceAfter] | None:
 
 
 def _without_balances(value: dict) -> dict:
-    return {k: None if isinstance(x, BalanceAfter) else x for k, x in value.items()}
+    return {k: None if type(x) is BalanceAfter else x for k, x in value.items()}
 
 
 _HOT_MOVE = ("UPDATE points_account SET balance = balance + (SELECT COALESCE(SUM(amount), 0) FROM ledger_posting"

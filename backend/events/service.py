@@ -269,7 +269,7 @@ async def check_in(event_id: object, station_community: int, account_id: int, pe
         raise Conflict(problem)
     stay_id = (await Attendance.insert(Attendance(event=found["id"], account=account_id, person=person_id,
                                                   checked_in_at=at, checkin_scan=scan_id)))[0]["id"]
-    return StayResult(stay_id, found["title"], balance=await _balance(account_id))
+    return StayResult(stay_id, found["title"], balance=await ledger.balance(account_id))
 
 
 def _local_text(moment: datetime) -> str:
@@ -303,7 +303,7 @@ async def _check_out(found: dict, stay: dict, at: datetime, *, auto: bool, key: 
     draft = await _points_draft(found, stay["account"], minutes, at, auto, key, source)
     capped = await _cap_refusal(found, stay["account"]) if draft is not None else None
     if draft is None or capped is not None:  # the hours stay recorded; the item's cap leaves out its points
-        return StayResult(stay["id"], found["title"], minutes, balance=await _balance(stay["account"]), capped=capped)
+        return StayResult(stay["id"], found["title"], minutes, balance=await ledger.balance(stay["account"]), capped=capped)
     recorded = await ledger.record(draft)
     if found["points_per_hour"] is None and recorded.created:  # counted by the item's caps like any award
         holder = await Account.select(Account.holder).where(Account.id == stay["account"]).first()
@@ -312,7 +312,7 @@ async def _check_out(found: dict, stay: dict, at: datetime, *, auto: bool, key: 
     points = draft.postings[1].amount
     await Attendance.update({Attendance.points: points, Attendance.txn: recorded.transaction_id}).where(Attendance.id == stay["id"])
     return StayResult(stay["id"], found["title"], minutes, points, recorded.transaction_id,
-                      recorded.balances.get(stay["account"]) if recorded.created else await _balance(stay["account"]))
+                      recorded.balances.get(stay["account"]) if recorded.created else await ledger.balance(stay["account"]))
 
 
 async def _points_draft(found: dict, account_id: int, minutes: int, at: datetime, auto: bool, key: str,
@@ -349,10 +349,6 @@ async def _cap_refusal(found: dict, account_id: int) -> dict | None:
     except Conflict as exc:
         return {"reason": exc.code, **{k: v for k, v in exc.params.items() if isinstance(v, (int, str))}}
     return None
-
-
-async def _balance(account_id: int) -> int | None:
-    return await ledger.balance(account_id)
 
 
 async def undo_check_in(attendance_id: int) -> None:

@@ -19,7 +19,7 @@ class InsufficientBalance(Conflict):
 
 @dataclass(frozen=True)
 class Recorded:
-    transaction_id: int
+    transaction_id: int  # a db.NewId until its group commits, when record(deferrable=True) left it to the group
     # False when the idempotency key had been used for the same transaction before: nothing new was written
     created: bool
     # the accounts' balances right after this transaction (only when it was created)
@@ -94,17 +94,25 @@ _MOVE = "UPDATE points_account SET balance = balance + ? WHERE id = ? AND active
 _MOVE_GUARDED = _MOVE + " AND (may_go_negative OR balance >= ?)"
 
 
+def _transaction_row(draft: TransactionDraft) -> dict:
+    """The ledger_transaction row of a draft, column by column in _INSERT_TRANSACTION's order."""
+    return {"kind": draft.kind, "memo": draft.memo.strip(), "actor": draft.actor_id, "source_type": draft.source_type,
+            "source_ref": draft.source_ref, "source_label": draft.source_label, "idempotency_key": draft.idempotency_key,
+            "community": draft.community_id, "occurred_at": draft.occurred_at, "recorded_at": datetime.now(timezone.utc),
+            "reverses": draft.reverses_id}
+
+
 async def _write(draft: TransactionDraft) -> tuple[int, dict[int, int]] | None:
     """The transaction, its postings and the moved balances; None if its idempotency key is taken (the key's
     unique index decides, so two concurrent requests cannot both write)."""
-    row = (draft.kind, draft.memo.strip(), draft.actor_id, draft.source_type, draft.source_ref, draft.source_label,
-           draft.idempotency_key, draft.community_id, draft.occurred_at, datetime.now(timezone.utc), draft.reverses_id)
+    row = tuple(_transaction_row(draft).values())
     hot = await _hot_accounts() if in_group() else frozenset()
-    for account_id, _ in rules.balance_deltas(draft.postings):
+    deltas = rules.balance_deltas(draft.postings)
+    for account_id, _ in deltas:
         if account_id not in hot:
             moving_now(account_id)  # before anything is written
     if is_postgres():
-        moving = [(a, d) for a, d in rules.balance_deltas(draft.postings) if a not in hot]
+        moving = [(a, d) for a, d in deltas if a not in hot]
         if len(moving) == 1:  # the transaction, its postings and the one move: one round trip
             (account_id, delta), = moving
             inserted = await fetch(_INSERT_AND_MOVE, *row, [p.account_id for p in draft.postings],
@@ -133,7 +141,7 @@ async def _write(draft: TransactionDraft) -> tuple[int, dict[int, int]] | None:
         await fetch(f"INSERT INTO ledger_posting (txn, account, amount) VALUES {values}",
                     *(v for p in draft.postings for v in (txn_id, p.account_id, p.amount)))
     balances = {}
-    for account_id, delta in rules.balance_deltas(draft.postings):
+    for account_id, delta in deltas:
         if account_id in hot and defer_move(account_id, txn_id):
             continue  # an issuer, moved once at the group's commit (backend.db.grouped); no balance to report
         balances[account_id] = await _apply(account_id, delta, draft.overdraft_ok)
@@ -150,11 +158,7 @@ def _defer(draft: TransactionDraft) -> tuple[NewId, dict[int, BalanceAfter]] | N
                                             for account_id, delta in deltas):
         return None
     txn = NewId(LedgerTransaction)
-    defer_insert(LedgerTransaction, {
-        "id": txn, "kind": draft.kind, "memo": draft.memo.strip(), "actor": draft.actor_id,
-        "source_type": draft.source_type, "source_ref": draft.source_ref, "source_label": draft.source_label,
-        "idempotency_key": draft.idempotency_key, "community": draft.community_id, "occurred_at": draft.occurred_at,
-        "recorded_at": datetime.now(timezone.utc), "reverses": None})
+    defer_insert(LedgerTransaction, {"id": txn, **_transaction_row(draft)})
     for posting in draft.postings:
         defer_insert(Posting, {"txn": txn, "account": posting.account_id, "amount": posting.amount})
     balances = {account_id: defer_balance_move(account_id, delta) for account_id, delta in deltas}
