@@ -11,7 +11,7 @@ import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Hashable
+from typing import Any, Awaitable, Callable, Hashable
 
 import msgspec
 from piccolo.engine.base import Engine
@@ -540,9 +540,12 @@ class _Group:
 _groups: dict[Any, _Group] = {}
 
 
-async def grouped(work):
+async def grouped(work, ahead: tuple[Callable[[list], Awaitable[dict]], Hashable] | None = None):
     """`await work()` inside a write transaction, committed before returning (as `async with atomic()` would),
-    which may be shared with concurrent callers (see above). Inside a transaction already, simply atomic()."""
+    which may be shared with concurrent callers (see above). Inside a transaction already, simply atomic().
+    `ahead` = (read_many, key): a read the work will make, which a group's first pass on PostgreSQL makes for all
+    its jobs at once before they run (read_many(their keys), one statement instead of one a job); the work takes
+    its row with read_ahead(lookup)."""
     db = engine()
     if db.current_transaction.get() is not None:
         token = _job_savepoint.set(None)  # the enclosing job's savepoint is not this work's
@@ -556,7 +559,7 @@ async def grouped(work):
     if group is None:
         group = _groups[loop] = _Group()
     future = loop.create_future()
-    group.waiting.append((work, contextvars.copy_context(), future))
+    group.waiting.append((work, contextvars.copy_context(), future, ahead))
     if not group.running:
         group.running = True
         loop.create_task(_run_groups(db, group))
@@ -577,7 +580,7 @@ async def _run_groups(db, group: _Group) -> None:
             jobs = []
     finally:
         group.running = False
-        for _, _, future in [*jobs, *group.waiting]:  # only when this task itself was cancelled (shutdown)
+        for _, _, future, _ in [*jobs, *group.waiting]:  # only when this task itself was cancelled (shutdown)
             if not future.done():
                 future.set_exception(DatabaseUnavailable("the server is shutting down"))
         group.waiting.clear()
@@ -599,7 +602,8 @@ async def _run_group(db, jobs: list, first_pass: bool) -> list | None:
             transaction.deferred_rows = [] if first_pass else None
             transaction.deferred_moves = [] if lazy else None
             transaction.moved_now = set() if lazy else None
-            for work, context, future in jobs:
+            transaction.read_ahead = await _read_ahead(jobs) if lazy else None
+            for work, context, future, _ in jobs:
                 # the first pass never rolls back to a job's savepoint (a failure runs the group again): none
                 savepoint = None if first_pass else await transaction.savepoint()
                 context.run(db.current_transaction.set, transaction)
@@ -623,8 +627,31 @@ async def _run_group(db, jobs: list, first_pass: bool) -> list | None:
     except _RunAgain:
         return None
     except Exception as exc:  # the commit (or the flush) failed: nothing of the group was written
-        done = [(future, None, exc) for _, _, future in jobs]
+        done = [(future, None, exc) for _, _, future, _ in jobs]
     return done
+
+
+async def _read_ahead(jobs: list) -> dict:
+    """The rows the jobs said they will read (see grouped's `ahead`), each read_many once: {lookup: row or None}.
+    Plain reads: in a lazy transaction they run before any BEGIN, as the jobs' own lookups would have."""
+    keys: dict[Callable, list] = {}
+    for *_, ahead in jobs:
+        if ahead is not None:
+            keys.setdefault(ahead[0], []).append(ahead[1])
+    found: dict = {}
+    for read_many, wanted in keys.items():
+        found.update(await read_many(wanted))
+    return found
+
+
+def read_ahead(lookup: Hashable) -> tuple[bool, Any]:
+    """(True, row) if the group read `lookup` ahead for the current job (the row, or None: there is none), taking
+    it: a second lookup, by this job or another of the group (which may have written since), reads afresh.
+    (False, None) otherwise: read it yourself."""
+    rows = getattr(engine().current_transaction.get(), "read_ahead", None)
+    if not rows or lookup not in rows:
+        return False, None
+    return True, rows.pop(lookup)
 
 
 def defer_insert(table, values: dict) -> bool:
@@ -758,8 +785,7 @@ async def _finish_group(transaction) -> None:
     # instead of planning the statement anew each time (a third of its cost)
     shapes, args = [], [json_value([{"o": n} for n in range(1, count + 1)]) for count in new_ids.values()]
     if deferred_moves:
-        moving = json_value([{"account": a, "delta": later[a]} for a in sorted(later)])
-        args += [moving, moving]
+        args.append(json_value([{"account": a, "delta": later[a]} for a in sorted(later)]))
     for (table, names), found in batches.items():
         kinds, records = [], [{} for _ in found]
         for i, name in enumerate(names):
@@ -786,8 +812,6 @@ async def _finish_group(transaction) -> None:
         account_id, txns = moves[0]
         args += [account_id, txns, account_id]  # _HOT_MOVE's parameters
     sql = _group_end_sql(tuple(shapes), tuple(t._meta.tablename for t in new_ids), bool(deferred_moves), bool(moves))
-    if deferred_moves:
-        args.append(len(later))
     result = await connection.fetch(sql, *args)
     for account_id, txns in moves[1:]:
         await connection.execute(_numbered(_HOT_MOVE), account_id, txns, account_id)
@@ -822,17 +846,13 @@ _ARRAY_OF = {"SERIAL": "INTEGER", "BIGSERIAL": "BIGINT"}
 @functools.lru_cache(maxsize=64)
 def _group_end_sql(shapes: tuple, new_id_tables: tuple[str, ...], deferred_moves: bool, hot_move: bool) -> str:
     """PostgreSQL, one statement of data-modifying CTEs: the new ids a table (from its sequence), the accounts'
-    moves (rows locked in id order, so that concurrent groups never wait for each other crosswise; it fails through
-    linli_assert if an account is closed), `INSERT … SELECT FROM json_to_recordset(rows)` a table and column set
+    moves (linli_move_balances: one account at a time by its primary key, in id order, so that concurrent groups
+    never wait for each other crosswise; it fails if an account is closed), `INSERT … SELECT FROM json_to_recordset(rows)` a table and column set
     (one parameter, whatever the number of rows), and the first hot move. Parameters in that order."""
     parts = [f"ids{i} AS MATERIALIZED (SELECT o, nextval(pg_get_serial_sequence('{name}', 'id')) AS id"
              " FROM json_to_recordset(?::json) AS x(o int))" for i, name in enumerate(new_id_tables)]
-    if deferred_moves:
-        parts.append("lk AS MATERIALIZED (SELECT id FROM points_account WHERE id IN (SELECT account FROM"
-                     " json_to_recordset(?::json) AS d(account int)) ORDER BY id FOR NO KEY UPDATE)")
-        parts.append("mv AS (UPDATE points_account a SET balance = a.balance + d.delta FROM json_to_recordset(?::json)"
-                     " AS d(account int, delta int) WHERE a.id = d.account AND a.active AND a.id IN (SELECT id FROM lk)"
-                     " RETURNING a.id, a.balance)")
+    if deferred_moves:  # see the ledger migration that made linli_move_balances
+        parts.append("mv AS MATERIALIZED (SELECT account AS id, balance FROM linli_move_balances(?::json))")
     for table, names, kinds in shapes:
         found = [table._meta.get_column_by_name(c) for c in names]
         fields, values = [], []
@@ -854,9 +874,8 @@ def _group_end_sql(shapes: tuple, new_id_tables: tuple[str, ...], deferred_moves
                      f' FROM json_to_recordset(?::json) AS v({", ".join(fields)})')
     if hot_move:
         parts.append(_HOT_MOVE)
-    final = ("SELECT linli_assert(count(*) = ?, 'an account to move is closed') AS ok, array_agg(id) AS accounts,"
-             " array_agg(balance) AS balances FROM mv") if deferred_moves else "SELECT 1"
-    return _numbered("WITH " + ", ".join(f"w{i} AS ({p})" if not p.startswith(("ids", "lk ", "mv ")) else p
+    final = "SELECT array_agg(id) AS accounts, array_agg(balance) AS balances FROM mv" if deferred_moves else "SELECT 1"
+    return _numbered("WITH " + ", ".join(f"w{i} AS ({p})" if not p.startswith(("ids", "mv ")) else p
                                           for i, p in enumerate(parts)) + " " + final)
 
 

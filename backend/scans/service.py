@@ -99,7 +99,7 @@ async def scan(device: DeviceRef, request: ScanRequest, now: datetime) -> dict:
     the scan record (and a wrong PIN's count). Concurrent scans share the commit (backend.db.grouped), each in
     its own savepoint; the answer is given only once it is committed."""
     try:
-        return await grouped(lambda: _judge(device, request, now))
+        return await grouped(lambda: _judge(device, request, now), ahead=(_cards_ahead, request.card))
     except DomainError:
         raise
     except Exception:
@@ -155,6 +155,12 @@ async def _judge(device: DeviceRef, request: ScanRequest, now: datetime) -> dict
         answer = _answer(request, card, outcome is not None, reason, outcome, params)
         await _store(device, request, card, answer, outcome, now, deferred)
         return answer
+
+
+async def _cards_ahead(texts: list[str]) -> dict:
+    from backend.servicecards import service as cards
+
+    return await cards.rows_ahead(texts)
 
 
 async def _resolve(request: ScanRequest, quietly: bool = False):

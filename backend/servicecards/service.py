@@ -20,7 +20,7 @@ import cards
 from backend.accounts.tables import Account
 from backend.audit import service as audit
 from backend.community.tables import Node
-from backend.db import atomic, fetchrow
+from backend.db import atomic, fetch, fetchrow, json_value, read_ahead
 from backend.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from backend.people.rules import Principal, mask_name, require_scope
 from backend.servicecards import rules
@@ -164,8 +164,52 @@ _LOOKUP_COLUMNS = {"id", "serial", "card_id"}
 async def _row(column: str, value: int | str) -> dict | None:
     if column not in _LOOKUP_COLUMNS:  # each is unique and indexed; never a name from outside
         raise ValueError(f"cannot look cards up by {column!r}")
+    found, row = read_ahead(("service_card", column, value))  # see rows_ahead
+    if found:
+        return row
     # db.fetch: on the current transaction's connection without piccolo's query building (every scan)
     return await fetchrow(f'{_card_query()} WHERE "service_card"."{column}" = ? LIMIT 1', value)
+
+
+async def rows_ahead(texts: list[str]) -> dict:
+    """What scanned `texts` will look up (see _find), in one statement: a group of scans reads its cards with this
+    before its scans run (backend.db.grouped's `ahead`; PostgreSQL), {("service_card", column, value): row or
+    None}. A text that is no card code is left out: its scan refuses it itself. Scans change no card row (a PIN's
+    count is read on its own), so a row read here is the one the scan would have read."""
+    now = datetime.now(timezone.utc)
+    serials, card_ids = set(), set()
+    for text in texts:
+        try:
+            if not isinstance(text, str) or len(text) > MAX_SCANNED_TEXT:
+                continue
+            typed = rules.typed_card_number(text)
+            if typed is not None:
+                serials.add(typed.serial)
+            else:
+                card_ids.add((await _verify(cards.extract_token(text), now)).card_id.hex())
+        except (CardRejected, cards.CardCodeError):
+            continue
+    if not serials and not card_ids:
+        return {}
+    rows = await fetch(_cards_ahead_query(), json_value(list(card_ids)), json_value(list(serials)))
+    found: dict = {("service_card", "card_id", c): None for c in card_ids}
+    found.update({("service_card", "serial", n): None for n in serials})
+    for row in rows:
+        for lookup in (("service_card", "card_id", row["card_id"]), ("service_card", "serial", row["serial"])):
+            if lookup in found:  # only what a scan asked for
+                found[lookup] = row
+    return found
+
+
+@functools.cache
+def _cards_ahead_query() -> str:
+    """PostgreSQL: the one-card query once a card id or serial (JSON arrays), each by its unique index (LIMIT 1
+    keeps each a lookup of its own). A plain `= ANY(…)` was planned as a scan of every card and a hash join of
+    every account until the tables had statistics; an unnest of an array, planned anew at each call for its
+    length (as the group's end statement was, see backend.db._finish_group)."""
+    return " UNION ALL ".join(
+        f"SELECT c.* FROM json_array_elements_text(?::json) AS k(v), LATERAL ({_card_query()}"
+        f' WHERE "service_card"."{column}" = k.v::{kind} LIMIT 1) AS c' for column, kind in (("card_id", "varchar"), ("serial", "integer")))
 
 
 async def card(card_pk: int) -> CardView:

@@ -1,6 +1,7 @@
 """The scan hot path's caches and shared commits (backend.db): a revoked device or card is refused at once, a
 catalogue revision is used by the next award, and scans sharing a commit stay exactly-once and all-or-nothing."""
 import asyncio
+import json
 import time
 from datetime import date
 from uuid import uuid4
@@ -425,3 +426,58 @@ async def test_only_plain_reads_run_before_a_lazy_transaction_begins():
                 "SELECT id FROM a FOR SHARE", "SELECT id FROM a\nFOR KEY SHARE", "SELECT pg_advisory_xact_lock(7)",
                 "SELECT nextval('x_id_seq')", "SAVEPOINT savepoint_1", "UPDATE a SET b = 1"):
         assert not db._plain_read(sql), sql
+
+
+async def test_a_group_reads_its_scans_cards_in_one_statement(desk, monkeypatch):
+    """On PostgreSQL a group's first pass reads every scan's card at once, before the scans run (one statement
+    instead of one a scan); a card scanned twice in the group is read again by its second scan, which may come
+    after the first one wrote. The answers are the ones each scan would get on its own, on both engines."""
+    await cards.revoke(desk["admin"], desk["card_pks"][2], f.NOW)
+    number = (await cards.card(desk["card_pks"][1])).number
+    await scans.scan(desk["device"], award(desk, desk["urls"][0]), f.NOW)  # the issuer is now known as hot
+    batches, lookups = [], []
+    real_fetch, real_fetchrow = cards.fetch, cards.fetchrow
+
+    async def fetch(sql, *args):
+        batches.append(args)
+        return await real_fetch(sql, *args)
+
+    async def fetchrow(sql, *args):
+        lookups.append(args)
+        return await real_fetchrow(sql, *args)
+
+    monkeypatch.setattr(cards, "fetch", fetch)
+    monkeypatch.setattr(cards, "fetchrow", fetchrow)
+    scanned = [desk["urls"][0], number, desk["urls"][2], desk["urls"][0], "not a card", "https://x.test/c/AAAA"]
+    answers = await asyncio.gather(*(scans.scan(desk["device"], award(desk, text), f.NOW) for text in scanned))
+    assert [(a["accepted"], a["reason"]) for a in answers] == [
+        (True, "ok"), (True, "ok"), (False, "revoked"), (True, "ok"), (False, "malformed"), (False, "malformed")]
+    assert [a["balance"] for a in answers[:2]] + [answers[3]["balance"]] == [20, 10, 30]
+    if db.is_postgres():  # one read for the group; only the repeated card is read again, by its own scan
+        assert len(batches) == 1 and len(lookups) == 1
+        scanned_ids = [(await cards.card(pk)).card_id_hex for pk in desk["card_pks"][::2]]
+        assert sorted(json.loads(batches[0][0])) == sorted(scanned_ids)
+        assert json.loads(batches[0][1]) == [int(number[:-1])]  # the serial: the number without its check digit
+    else:  # SQLite reads in process, inside the group's write transaction: each scan reads its own
+        assert not batches and len(lookups) == 4
+    assert [await f.balance(a) for a in desk["accounts"]] == [30, 10, 0] and await ledger.verify() == []
+
+
+async def test_a_card_read_ahead_is_taken_once(clean_db):
+    """db.read_ahead gives a row read ahead to the first lookup only; later ones (which may follow a write) read."""
+    if not db.is_postgres():
+        pytest.skip("groups read ahead on PostgreSQL only")
+    seen = []
+
+    async def read_many(keys):
+        seen.append(list(keys))
+        return {("t", k): {"k": k} for k in keys if k != "gone"} | {("t", "gone"): None}
+
+    async def job(key):
+        return db.read_ahead(("t", key)), db.read_ahead(("t", key))
+
+    results = await asyncio.gather(*(db.grouped(lambda k=k: job(k), ahead=(read_many, k)) for k in ("a", "b", "gone")))
+    assert seen == [["a", "b", "gone"]]
+    assert results == [((True, {"k": "a"}), (False, None)), ((True, {"k": "b"}), (False, None)),
+                       ((True, None), (False, None))]
+    assert await db.grouped(lambda: job("a")) == ((False, None), (False, None))  # outside a group's read
