@@ -786,26 +786,33 @@ async def _finish_group(transaction) -> None:
     shapes, args = [], [json_value([{"o": n} for n in range(1, count + 1)]) for count in new_ids.values()]
     if deferred_moves:
         args.append(json_value([{"account": a, "delta": later[a]} for a in sorted(later)]))
+    answers: list[tuple[dict, str, BalanceAfter]] = []  # (a JSON column's dict, its key, the balance to put there)
     for (table, names), found in batches.items():
         kinds, records = [], [{} for _ in found]
         for i, name in enumerate(names):
             column = [values[name] for _, values in found]
+            c = f"c{i}"  # the JSON field names, once a column (this loop runs for every value of every row)
             new = next((v for v in column if type(v) is NewId), None)
             if new is not None:  # a row written earlier has its id, a deferred one a NewId
                 kinds.append(f"new_id:{new.table._meta.tablename}")
+                n = f"n{i}"
                 for record, v in zip(records, column):
-                    record[f"c{i}"], record[f"n{i}"] = (None, ordinals[id(v)]) if type(v) is NewId else (v, None)
+                    record[c], record[n] = (None, ordinals[id(v)]) if type(v) is NewId else (v, None)
                 continue
-            marks = [_balance_in(v) for v in column]
+            marks = [_balance_in(v) if type(v) is dict else None for v in column]
             if any(marks):
                 kinds.append("balance")
+                k, a, l_ = f"k{i}", f"a{i}", f"l{i}"
                 for record, v, m in zip(records, column, marks):
-                    record[f"c{i}"] = _without_balances(v) if m else v
-                    record[f"k{i}"], record[f"a{i}"], record[f"l{i}"] = (m[0], m[1].account_id, m[1].later) if m else (None,) * 3
+                    if m:
+                        record[c], record[k], record[a], record[l_] = _without_balances(v), m[0], m[1].account_id, m[1].later
+                        answers.append((v, *m))
+                    else:
+                        record[c], record[k], record[a], record[l_] = v, None, None, None
             else:
                 kinds.append("plain")
                 for record, v in zip(records, column):
-                    record[f"c{i}"] = v
+                    record[c] = v
         shapes.append((table, names, tuple(kinds)))
         args.append(json_value(records))
     if moves:
@@ -819,10 +826,8 @@ async def _finish_group(transaction) -> None:
         finals = dict(zip(result[0]["accounts"], result[0]["balances"]))
         for account_id, _, balance in deferred_moves:
             balance.value = finals[account_id] - balance.later
-        for _, values in rows:  # the answers the jobs return hold the same dicts
-            for value in values.values():
-                if mark := _balance_in(value):
-                    value[mark[0]] = mark[1].value
+        for value, key, balance in answers:  # the answers the jobs return hold the same dicts
+            value[key] = balance.value
 
 
 def _balance_in(value: Any) -> tuple[str, BalanceAfter] | None:
