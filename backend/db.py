@@ -602,7 +602,10 @@ async def _run_group(db, jobs: list, first_pass: bool) -> list | None:
             transaction.deferred_rows = [] if first_pass else None
             transaction.deferred_moves = [] if lazy else None
             transaction.moved_now = set() if lazy else None
-            transaction.read_ahead = await _read_ahead(jobs) if lazy else None
+            try:
+                transaction.read_ahead = await _read_ahead(jobs) if lazy else None
+            except Exception as exc:  # as if a job's own read had failed: again, each job reading for itself
+                raise _RunAgain() from exc
             for work, context, future, _ in jobs:
                 # the first pass never rolls back to a job's savepoint (a failure runs the group again): none
                 savepoint = None if first_pass else await transaction.savepoint()

@@ -481,3 +481,17 @@ async def test_a_card_read_ahead_is_taken_once(clean_db):
     assert results == [((True, {"k": "a"}), (False, None)), ((True, {"k": "b"}), (False, None)),
                        ((True, None), (False, None))]
     assert await db.grouped(lambda: job("a")) == ((False, None), (False, None))  # outside a group's read
+
+
+async def test_a_group_whose_read_ahead_fails_runs_again_each_scan_reading_its_own_card(desk, monkeypatch):
+    if not db.is_postgres():
+        pytest.skip("groups read ahead on PostgreSQL only")
+    passes = count_passes(monkeypatch)
+
+    async def broken(texts):
+        raise ConnectionResetError("the database went away for a moment")
+
+    monkeypatch.setattr(cards, "rows_ahead", broken)
+    answers = await asyncio.gather(*(scans.scan(desk["device"], award(desk, desk["urls"][i]), f.NOW) for i in range(2)))
+    assert [(a["accepted"], a["balance"]) for a in answers] == [(True, 10), (True, 10)]
+    assert passes == [True, False] and await ledger.verify() == []
