@@ -50,8 +50,9 @@ async def record(draft: TransactionDraft, *, deferrable: bool = False) -> Record
     rules.check_draft(draft)
     try:
         async with atomic():
-            written = _defer(draft) if deferrable and writes_deferred() else None
-            written = written or await _write(draft)
+            deltas = rules.balance_deltas(draft.postings)
+            written = _defer(draft, deltas) if deferrable and writes_deferred() else None
+            written = written or await _write(draft, deltas)
     except DomainError:  # refused (a closed account, too little balance): not a replay, even though this call's
         raise  # own transaction row is there until the caller rolls back
     except Exception:
@@ -102,12 +103,11 @@ def _transaction_row(draft: TransactionDraft) -> dict:
             "reverses": draft.reverses_id}
 
 
-async def _write(draft: TransactionDraft) -> tuple[int, dict[int, int]] | None:
+async def _write(draft: TransactionDraft, deltas: list[tuple[int, int]]) -> tuple[int, dict[int, int]] | None:
     """The transaction, its postings and the moved balances; None if its idempotency key is taken (the key's
     unique index decides, so two concurrent requests cannot both write)."""
     row = tuple(_transaction_row(draft).values())
     hot = await _hot_accounts() if in_group() else frozenset()
-    deltas = rules.balance_deltas(draft.postings)
     for account_id, _ in deltas:
         if account_id not in hot:
             moving_now(account_id)  # before anything is written
@@ -148,11 +148,10 @@ async def _write(draft: TransactionDraft) -> tuple[int, dict[int, int]] | None:
     return txn_id, balances
 
 
-def _defer(draft: TransactionDraft) -> tuple[NewId, dict[int, BalanceAfter]] | None:
+def _defer(draft: TransactionDraft, deltas: list[tuple[int, int]]) -> tuple[NewId, dict[int, BalanceAfter]] | None:
     """The transaction, its postings and its moves, left to the group's end statement; None if a move needs the
     overdraw guard, or for a reversal (written as they go). A taken idempotency key fails that statement, and the
     group then runs again, each job writing as it goes (and finding the key)."""
-    deltas = rules.balance_deltas(draft.postings)
     hot = _hot.get("issuers") or frozenset()
     if draft.reverses_id is not None or any((delta < 0 or moved_now(account_id)) and account_id not in hot
                                             for account_id, delta in deltas):

@@ -180,15 +180,10 @@ async def rows_ahead(texts: list[str]) -> dict:
     serials, card_ids = set(), set()
     for text in texts:
         try:
-            if not isinstance(text, str) or len(text) > MAX_SCANNED_TEXT:
-                continue
-            typed = rules.typed_card_number(text)
-            if typed is not None:
-                serials.add(typed.serial)
-            else:
-                card_ids.add((await _verify(cards.extract_token(text), now)).card_id.hex())
-        except (CardRejected, cards.CardCodeError):
+            column, value, _ = await _lookup(text, now)
+        except CardRejected:
             continue
+        (serials if column == "serial" else card_ids).add(value)
     if not serials and not card_ids:
         return {}
     rows = await fetch(_cards_ahead_query(), json_value(list(card_ids)), json_value(list(serials)))
@@ -290,22 +285,26 @@ async def resolve(text: str, now: datetime, *, allow_revoked: bool = False) -> R
 
 
 async def _find(text: str, now: datetime) -> tuple[dict, bool]:
+    column, value, is_phone_code = await _lookup(text, now)
+    row = await _row(column, value)
+    if row is None:
+        raise CardRejected(cards.Reason.UNKNOWN_CARD)
+    return row, is_phone_code
+
+
+async def _lookup(text: str, now: datetime) -> tuple[str, int | str, bool]:
+    """(column, value, is_phone_code): how the card a scanned text names is looked up (a typed number by its
+    serial, a signed code by its card id once verified); CardRejected if the text is no card code."""
     if not isinstance(text, str) or len(text) > MAX_SCANNED_TEXT:
         raise CardRejected(cards.Reason.MALFORMED)
     typed = rules.typed_card_number(text)
     if typed is not None:
-        row = await _row("serial", typed.serial)
-        if row is None:
-            raise CardRejected(cards.Reason.UNKNOWN_CARD)
-        return row, False
+        return "serial", typed.serial, False
     try:
         verified = await _verify(cards.extract_token(text), now)
     except cards.CardCodeError as exc:
         raise CardRejected(exc.reason) from None
-    row = await _row("card_id", verified.card_id.hex())
-    if row is None:
-        raise CardRejected(cards.Reason.UNKNOWN_CARD)
-    return row, verified.is_phone_code
+    return "card_id", verified.card_id.hex(), verified.is_phone_code
 
 
 # Verifying keys, cached for a few seconds: every scan needs them and they change once in a blue moon. A key
