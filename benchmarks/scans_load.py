@@ -59,9 +59,15 @@ async def prepare(cards_wanted: int, stations_wanted: int) -> tuple[list[str], l
     t = await f.tree()
     await f.issuer(t["c1"])
     admin = await f.admin_principal(t["c1"])
-    people = await Person.insert(*(Person(name=f"居民{i}", home=t["unit"], community=t["c1"]) for i in range(cards_wanted)))
-    accounts = await Account.insert(*(Account(kind="person", colour="blue", holder=p["id"], name=f"居民{i}", community=t["c1"])
-                                      for i, p in enumerate(people)))
+    # in slices: PostgreSQL takes at most 32,767 bound parameters a statement
+    people, accounts = [], []
+    for start in range(0, cards_wanted, 1000):
+        people += await Person.insert(*(Person(name=f"居民{i}", home=t["unit"], community=t["c1"])
+                                        for i in range(start, min(start + 1000, cards_wanted))))
+    for start in range(0, len(people), 1000):
+        accounts += await Account.insert(*(Account(kind="person", colour="blue", holder=p["id"], name=f"居民{i}",
+                                                   community=t["c1"])
+                                           for i, p in enumerate(people[start:start + 1000], start)))
     key = await cards.ensure_signing_key(now)
     async with db.atomic():
         pks = await cards.insert_cards([a["id"] for a in accounts], key["key_id"], None, now)
