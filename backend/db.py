@@ -648,9 +648,9 @@ async def _read_ahead(jobs: list) -> dict:
 
 
 def read_ahead(lookup: Hashable) -> tuple[bool, Any]:
-    """(True, row) if the group read `lookup` ahead for the current job (the row, or None: there is none), taking
-    it: a second lookup, by this job or another of the group (which may have written since), reads afresh.
-    (False, None) otherwise: read it yourself."""
+    """(True, found) if the group read `lookup` ahead for the current job (a row, None if there is none, or
+    whatever else read_many answered for that key), taking it: a second lookup, by this job or another of the
+    group (which may have written since), reads afresh. (False, None) otherwise: read it yourself."""
     rows = getattr(engine().current_transaction.get(), "read_ahead", None)
     if not rows or lookup not in rows:
         return False, None

@@ -99,7 +99,7 @@ async def scan(device: DeviceRef, request: ScanRequest, now: datetime) -> dict:
     the scan record (and a wrong PIN's count). Concurrent scans share the commit (backend.db.grouped), each in
     its own savepoint; the answer is given only once it is committed."""
     try:
-        return await grouped(lambda: _judge(device, request, now), ahead=(_cards_ahead, request.card))
+        return await grouped(lambda: _judge(device, request, now), ahead=(_cards_ahead, (request.card, request.scanned_at)))
     except DomainError:
         raise
     except Exception:
@@ -157,10 +157,10 @@ async def _judge(device: DeviceRef, request: ScanRequest, now: datetime) -> dict
         return answer
 
 
-async def _cards_ahead(texts: list[str]) -> dict:
+async def _cards_ahead(scanned: list[tuple[str, datetime]]) -> dict:
     from backend.servicecards import service as cards
 
-    return await cards.rows_ahead(texts)
+    return await cards.rows_ahead(scanned)
 
 
 async def _resolve(request: ScanRequest, quietly: bool = False):

@@ -171,23 +171,24 @@ async def _row(column: str, value: int | str) -> dict | None:
     return await fetchrow(f'{_card_query()} WHERE "service_card"."{column}" = ? LIMIT 1', value)
 
 
-async def rows_ahead(texts: list[str]) -> dict:
-    """What scanned `texts` will look up (see _find), in one statement: a group of scans reads its cards with this
-    before its scans run (backend.db.grouped's `ahead`; PostgreSQL), {("service_card", column, value): row or
-    None}. A text that is no card code is left out: its scan refuses it itself. Scans change no card row (a PIN's
-    count is read on its own), so a row read here is the one the scan would have read."""
-    now = datetime.now(timezone.utc)
-    serials, card_ids = set(), set()
-    for text in texts:
+async def rows_ahead(scanned: list[tuple[str, datetime]]) -> dict:
+    """What scans of (text, at the time) will look up (see _find), in one statement: a group of scans reads its
+    cards with this before its scans run (backend.db.grouped's `ahead`; PostgreSQL), {("service_card", column,
+    value): row or None}, and how each text names its card, {("card_code", text, at): _lookup's answer}, so that
+    a phone code's signature (never cached: it expires) is checked once a scan, not twice. A text that is no card
+    code is left out: its scan refuses it itself. Scans change no card row (a PIN's count is read on its own), so
+    a row read here is the one the scan would have read."""
+    serials, card_ids, found = set(), set(), {}
+    for text, at in scanned:
         try:
-            column, value, _ = await _lookup(text, now)
+            found["card_code", text, at] = named = await _lookup(text, at)
         except CardRejected:
             continue
-        (serials if column == "serial" else card_ids).add(value)
+        (serials if named[0] == "serial" else card_ids).add(named[1])
     if not serials and not card_ids:
         return {}
     rows = await fetch(_cards_ahead_query(), json_value(list(card_ids)), json_value(list(serials)))
-    found: dict = {("service_card", "card_id", c): None for c in card_ids}
+    found.update({("service_card", "card_id", c): None for c in card_ids})
     found.update({("service_card", "serial", n): None for n in serials})
     for row in rows:
         for lookup in (("service_card", "card_id", row["card_id"]), ("service_card", "serial", row["serial"])):
@@ -297,6 +298,9 @@ async def _lookup(text: str, now: datetime) -> tuple[str, int | str, bool]:
     serial, a signed code by its card id once verified); CardRejected if the text is no card code."""
     if not isinstance(text, str) or len(text) > MAX_SCANNED_TEXT:
         raise CardRejected(cards.Reason.MALFORMED)
+    known, lookup = read_ahead(("card_code", text, now))  # see rows_ahead
+    if known:
+        return lookup
     typed = rules.typed_card_number(text)
     if typed is not None:
         return "serial", typed.serial, False

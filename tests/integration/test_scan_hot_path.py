@@ -463,6 +463,28 @@ async def test_a_group_reads_its_scans_cards_in_one_statement(desk, monkeypatch)
     assert [await f.balance(a) for a in desk["accounts"]] == [30, 10, 0] and await ledger.verify() == []
 
 
+async def test_a_group_checks_each_phone_codes_signature_once(desk, monkeypatch):
+    """A phone code expires, so its verification is never cached; the group's read-ahead checks it and hands the
+    scan what it found instead of the scan checking it again (a signature check is a scan's costliest step)."""
+    await scans.scan(desk["device"], award(desk, desk["urls"][0]), f.NOW)  # the issuer is now known as hot
+    codes = []
+    for pk in desk["card_pks"][:2]:
+        view = await cards.card(pk)
+        codes.append((await cards.phone_code(view.holder_person_id, pk, f.NOW)).url)
+    checked = []
+    real_verify = cards.cards.verify
+
+    def verify(token, keys, now):
+        checked.append(token)
+        return real_verify(token, keys, now)
+
+    monkeypatch.setattr(cards.cards, "verify", verify)
+    answers = await asyncio.gather(*(scans.scan(desk["device"], award(desk, code), f.NOW) for code in codes))
+    assert [(a["accepted"], a["balance"]) for a in answers] == [(True, 20), (True, 10)]
+    assert len(checked) == 2 and len(set(checked)) == 2  # once a scan, on either engine
+    assert [await f.balance(a) for a in desk["accounts"]] == [20, 10, 0] and await ledger.verify() == []
+
+
 async def test_a_card_read_ahead_is_taken_once(clean_db):
     """db.read_ahead gives a row read ahead to the first lookup only; later ones (which may follow a write) read."""
     if not db.is_postgres():
