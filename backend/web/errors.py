@@ -53,7 +53,7 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response:
         return problem(request, 403, "forbidden")
     if exc.status_code == 403 and "CSRF" in str(exc.detail):
         return problem(request, 403, "csrf")
-    if isinstance(exc, ValidationException):
+    if isinstance(exc, ValidationException) or exc.status_code == 400:  # a body that is not JSON too: final
         return problem(request, 400, "invalid")
     return problem(request, exc.status_code, "error")
 

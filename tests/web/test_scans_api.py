@@ -45,6 +45,9 @@ async def test_malformed_request_is_a_clear_400(client, device):
     assert r.status_code == 400 and r.json()["reason"] == "invalid"
     r = await client.post("/api/v1/scans", json=scan(device, scanned_at="2026-11-01T09:00:00"), headers=device["headers"])
     assert r.status_code == 400 and r.json()["reason"] == "naive_time"
+    r = await client.post("/api/v1/scans", content=b'{"scan_id": 1', headers=device["headers"] | {
+        "Content-Type": "application/json", "Accept-Language": "en"})  # not JSON at all: not "try again"
+    assert r.status_code == 400 and r.json() == {"reason": "invalid", "message": "The request is not valid."}
 
 
 async def test_no_or_revoked_device_is_refused(client, device):
