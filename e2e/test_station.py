@@ -4,6 +4,7 @@ NFC reader and a photo; undo; a card reported lost is refused; a shop till asks 
 screen is an installable app."""
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -12,7 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from playwright.sync_api import expect
+from pyzbar.pyzbar import decode
 
 from e2e.conftest import CHROMIUM_ARGS, LINLI, ROOT, assert_accessible, sign_in
 from e2e.db import query
@@ -231,6 +234,35 @@ def test_keyboard_wedge_and_typed_card_number(page, server, world, paired):
     page.get_by_role("button", name="确定", exact=True).click()
     expect(page.get_by_test_id("result-ok")).to_be_visible()
     assert [r[1] for r in _scans_of(server, card["account"])[before:]] == [1, 1]
+    assert_accessible(page)
+
+
+def test_the_till_scanner_reads_a_residents_phone_code(browser, page, server, world, paired):
+    """A resident shows the rotating code on their phone; the till's scanner reads it off the screen (here: the
+    screenshot decoded by pyzbar) and types it with Enter. The points land on the resident's account."""
+    account, = query(server, "SELECT a.id FROM points_account a JOIN app_user u ON u.person = a.holder"
+                             " WHERE u.username = 'resident1' AND a.kind = 'person'")[0]
+    before = query(server, "SELECT balance FROM points_account WHERE id = ?", account)[0][0]
+    phone = browser.new_page(locale="zh-CN")
+    sign_in(phone, server, "resident1")
+    phone.goto(server.url + "/me/card")
+    shot = phone.get_by_test_id("phone-code").locator("svg").screenshot()
+    code = decode(Image.open(io.BytesIO(shot)).convert("L"))[0].data.decode()
+    phone.close()
+
+    page = _device_page(page.context, server, paired)
+    page.get_by_label("扫码枪或卡号").press_sequentially(code)
+    page.keyboard.press("Enter")
+    result = page.get_by_test_id("result-ok")
+    expect(result).to_be_visible()
+    expect(result.get_by_test_id("result-points")).to_have_text(f"+{world['item']['points']}")
+    expect(result).to_contain_text(f"余额：{before + world['item']['points']} 分")
+    assert [r[1:] for r in _scans_of(server, account)][-1:] == [(1, "ok")]
+
+    # whatever else the scanner reads (a shop's barcode, say) is refused in plain words
+    page.get_by_label("扫码枪或卡号").press_sequentially("6901234567892")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("result-fail").get_by_test_id("result-reason")).to_have_text("这不是有效的卡码或卡号。")
     assert_accessible(page)
 
 
